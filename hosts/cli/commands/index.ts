@@ -1,0 +1,2 @@
+// One import per command module; each registers itself in ../registry.ts. Keep sorted.
+export {};
