@@ -1,0 +1,199 @@
+/**
+ * Runs a firmware bundle inside the real XS engine and bridges the platform interface to Node:
+ * timers, logs, randomness and byte links live on the Node side; the firmware sees them through
+ * hosts/sim/xs/xs-side.ts. `call(name, args)` runs an entry point the bundle registered.
+ */
+import { randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ByteLink, LogLevel } from "../../../modules/platform/platform.js";
+import type { HostEvent, SerializedError, XsReply, XsRequest } from "./bridge-protocol.js";
+import { XsnapError, XsnapProcess } from "./xsnap-process.js";
+
+/** An error thrown inside XS by an entry point, carried over with its name and message. */
+export class XsEntryError extends Error {
+  constructor(readonly remote: SerializedError) {
+    super(remote.message);
+    this.name = remote.name;
+    if (remote.stack) this.stack = `${remote.name}: ${remote.message}\n    (inside XS)\n${remote.stack}`;
+  }
+}
+
+export interface XsRunnerOptions {
+  /** The esbuild bundle to evaluate; default dist/xs/firmware.js. */
+  bundlePath?: string;
+  /** Byte links the firmware reaches with hostLink(name). More can be attached later. */
+  links?: Record<string, ByteLink>;
+  log?: (level: LogLevel, tag: string, message: string) => void;
+  /** Text the firmware prints for the user. Default: process.stdout. */
+  output?: (text: string) => void;
+}
+
+const distDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export function defaultBundlePath(name: "firmware" | "unit-tests" = "firmware"): string {
+  return join(distDir, "xs", `${name}.js`);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class XsRunner {
+  readonly #process: XsnapProcess;
+  readonly #links = new Map<string, ByteLink>();
+  readonly #timers = new Map<number, NodeJS.Timeout>();
+  readonly #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #events: HostEvent[] = [];
+  #flushScheduled = false;
+  #nextCallId = 1;
+  #fatal: Error | undefined;
+  readonly #log: NonNullable<XsRunnerOptions["log"]>;
+  readonly #output: NonNullable<XsRunnerOptions["output"]>;
+
+  private constructor(options: XsRunnerOptions) {
+    this.#log = options.log ?? ((level, tag, message) => process.stderr.write(`[${level}] ${tag}: ${message}\n`));
+    this.#output = options.output ?? ((text) => process.stdout.write(text));
+    this.#process = new XsnapProcess((query) => this.#answer(query), { stdout: (text) => this.#output(text) });
+    for (const [name, link] of Object.entries(options.links ?? {})) this.attachLink(name, link);
+  }
+
+  /** Starts xsnap-worker and evaluates the bundle. */
+  static async start(options: XsRunnerOptions = {}): Promise<XsRunner> {
+    const runner = new XsRunner(options);
+    const code = readFileSync(options.bundlePath ?? defaultBundlePath(), "utf8");
+    await runner.#process.evaluate(code);
+    return runner;
+  }
+
+  /** Peak slot-heap count XS reported across all cranks (its own memory measure). */
+  get peakHeapCount(): number {
+    return this.#process.peakHeapCount;
+  }
+  get cranks(): number {
+    return this.#process.cranks;
+  }
+
+  attachLink(name: string, link: ByteLink): void {
+    this.#links.set(name, link);
+    const drain = () => {
+      const bytes = link.read();
+      if (bytes && bytes.length) this.#post({ kind: "link-data", link: name, hex: Buffer.from(bytes).toString("hex") });
+    };
+    link.onReadable = drain;
+    link.onClose = (error) => {
+      drain();
+      this.#post({ kind: "link-close", link: name, ...(error ? { error: error.message } : {}) });
+    };
+    if (link.readable > 0) drain();
+  }
+
+  /** Runs the entry point `name` inside XS and resolves with what it returned. */
+  call<T = unknown>(name: string, args: unknown = null): Promise<T> {
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    const callId = this.#nextCallId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#calls.set(callId, { resolve: resolve as (v: unknown) => void, reject });
+      this.#post({ kind: "call", callId, name, args });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    for (const link of this.#links.values()) {
+      link.onReadable = undefined;
+      link.onClose = undefined;
+    }
+    await this.#process.close();
+    this.#failAll(new XsnapError("XS runner closed"));
+  }
+
+  #failAll(error: Error): void {
+    for (const { reject } of this.#calls.values()) reject(error);
+    this.#calls.clear();
+  }
+
+  #post(event: HostEvent): void {
+    this.#events.push(event);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => void this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false;
+    if (this.#events.length === 0 || this.#fatal) return;
+    const events = this.#events;
+    this.#events = [];
+    try {
+      await this.#process.command(encoder.encode(JSON.stringify({ events })));
+    } catch (error) {
+      this.#fatal = error as Error;
+      for (const t of this.#timers.values()) clearTimeout(t);
+      this.#failAll(this.#fatal);
+    }
+  }
+
+  #answer(query: Uint8Array): Uint8Array {
+    let reply: XsReply = {};
+    try {
+      reply = this.#handle(JSON.parse(decoder.decode(query)) as XsRequest);
+    } catch (error) {
+      reply = { error: (error as Error).message };
+    }
+    return encoder.encode(JSON.stringify(reply));
+  }
+
+  #handle(request: XsRequest): XsReply {
+    switch (request.op) {
+      case "timer-set": {
+        const id = request.id;
+        this.#timers.set(
+          id,
+          setTimeout(() => {
+            this.#timers.delete(id);
+            this.#post({ kind: "timer", id });
+          }, request.ms),
+        );
+        return {};
+      }
+      case "timer-clear":
+        clearTimeout(this.#timers.get(request.id));
+        this.#timers.delete(request.id);
+        return {};
+      case "log":
+        this.#log(request.level, request.tag, request.message);
+        return {};
+      case "output":
+        this.#output(request.text);
+        return {};
+      case "link-write": {
+        const link = this.#links.get(request.link);
+        if (!link) return { error: `no link named ${request.link} is attached` };
+        link.write(new Uint8Array(Buffer.from(request.hex, "hex")));
+        return {};
+      }
+      case "link-close":
+        this.#links.get(request.link)?.close();
+        return {};
+      case "random":
+        return { hex: Buffer.from(randomFillSync(new Uint8Array(request.count))).toString("hex") };
+      case "wall-clock":
+        return { ms: Date.now() };
+      case "call-result": {
+        const call = this.#calls.get(request.callId);
+        this.#calls.delete(request.callId);
+        if (call) {
+          // Settle after this synchronous reply, outside the worker's crank.
+          if (request.ok) setImmediate(() => call.resolve(request.value));
+          else {
+            const error = new XsEntryError(request.error);
+            setImmediate(() => call.reject(error));
+          }
+        }
+        return {};
+      }
+    }
+  }
+}
