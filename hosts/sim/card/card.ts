@@ -12,6 +12,8 @@ export interface Card {
   readonly iccid?: string;
   /** IMSI digits if the card knows them; the modem answers AT+CIMI with it. */
   readonly imsi?: string;
+  /** Cold reset (the modem restarted or powered the SIM down): closes logical channels, forgets selections. */
+  reset?(): void | Promise<void>;
 }
 
 /** A command APDU that is not a well-formed ISO 7816-4 case 1..4 (short or extended) APDU. */
