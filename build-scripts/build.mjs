@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds everything the project runs: tsc emits modules/, hosts/ and test/ to dist/ for Node;
-// a second tsc pass type-checks the firmware against ES2022 alone (no Node or DOM globals);
+// a second tsc pass type-checks the firmware against ES2022 alone (no Node or DOM globals), a third
+// the Moddable hosts against @moddable/typings;
 // esbuild bundles the firmware for the XS engine (xsnap), one bundle per XS entry point.
 //   IOTSAFE_BUILD_LENIENT=1   report type errors but still emit and bundle (for work in progress)
 //   --if-stale   do nothing when dist/ is newer than every source file (used by npm start/bench)
@@ -28,7 +29,7 @@ function walk(dir, out = []) {
 function newestSource() {
   let newest = 0;
   for (const d of sourceDirs) for (const f of walk(join(root, d))) newest = Math.max(newest, statSync(f).mtimeMs);
-  for (const f of ["tsconfig.json", "tsconfig.firmware.json", "package.json"]) newest = Math.max(newest, statSync(join(root, f)).mtimeMs);
+  for (const f of ["tsconfig.json", "tsconfig.firmware.json", "tsconfig.device.json", "package.json"]) newest = Math.max(newest, statSync(join(root, f)).mtimeMs);
   return newest;
 }
 
@@ -48,6 +49,7 @@ function tsc(project) {
 const started = Date.now();
 tsc("tsconfig.json");
 tsc("tsconfig.firmware.json");
+tsc("tsconfig.device.json");
 
 // XS bundles. es2020 output: XS 13.3 (xsnap) mis-orders class static initialisation at es2022.
 mkdirSync(join(dist, "xs"), { recursive: true });
