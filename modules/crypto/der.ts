@@ -216,7 +216,34 @@ export function decodeTime(element: DerElement): number {
   }
   const [mo, d, h, mi, s] = [2, 3, 4, 5, 6].map((i) => Number(match![i]));
   if (mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || s! > 59) throw new DerError(`time out of range: ${text}`);
-  return Date.UTC(year, mo! - 1, d!, h!, mi!, s!);
+  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0..99 to 1900..1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, mo! - 1, d!);
+  date.setUTCHours(h!, mi!, s!, 0);
+  if (date.getUTCDate() !== d) throw new DerError(`no such day: ${text}`);
+  return date.getTime();
+}
+
+/** DER BOOLEAN content: 0xFF is TRUE, 0x00 FALSE, anything else is not DER. */
+export function decodeBoolean(value: Uint8Array): boolean {
+  if (value.length !== 1 || (value[0] !== 0 && value[0] !== 0xff)) throw new DerError("BOOLEAN must be one octet 0x00 or 0xFF");
+  return value[0] === 0xff;
+}
+
+/** A BIT STRING with any number of unused bits (named bit lists such as keyUsage); unused bits must be zero. */
+export function decodeBitString(value: Uint8Array): { bytes: Uint8Array; unusedBits: number } {
+  if (value.length === 0) throw new DerError("empty BIT STRING");
+  const unusedBits = value[0]!;
+  if (unusedBits > 7) throw new DerError(`BIT STRING with ${unusedBits} unused bits`);
+  if (value.length === 1 && unusedBits !== 0) throw new DerError("empty BIT STRING with unused bits");
+  if (unusedBits && value[value.length - 1]! & ((1 << unusedBits) - 1)) throw new DerError("BIT STRING unused bits are not zero");
+  return { bytes: value.subarray(1), unusedBits };
+}
+
+/** Whether bit `index` (0 = most significant bit of the first byte, as ASN.1 numbers named bits) is set. */
+export function bitIsSet(bytes: Uint8Array, index: number): boolean {
+  const byte = bytes[index >> 3];
+  return byte !== undefined && (byte & (0x80 >> (index & 7))) !== 0;
 }
 
 // ---- writing ----
