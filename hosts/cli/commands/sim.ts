@@ -1,0 +1,137 @@
+// `iotsafe sim`: runs the virtual modem (AT over TCP or a pty) with a virtual SIM behind AT+CSIM.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { LogLevel } from "../../../modules/platform/platform.js";
+import { nodePlatform } from "../../node/platform.js";
+import type { Card } from "../../sim/card/card.js";
+import { modemDialectNames, startVirtualModem } from "../../sim/modem/index.js";
+import { registerCommand } from "../registry.js";
+
+const USAGE = `usage: iotsafe sim [--listen HOST:PORT] [--pty PATH] [--profile P.json] [--dialect NAME]
+                  [--registration-delay MS] [--pin PIN] [--log-level debug|info|warn|error]
+
+Runs a virtual cellular modem with a virtual SIM. Clients speak AT commands to it over TCP
+(default 127.0.0.1:0, i.e. a free port) or over a pty created with socat. Ctrl-C stops it.
+  --listen HOST:PORT   TCP address; PORT 0 picks a free port (printed)
+  --pty PATH           also (or only, without --listen) expose a pty at PATH (needs socat)
+  --profile P.json     IoT SAFE SIM profile (keys, certificates) for the virtual card
+  --dialect NAME       modem dialect: ${modemDialectNames().join(", ")}
+  --registration-delay MS   time from AT+CFUN=1 to registered (default 500)
+  --pin PIN            start with the SIM locked by PIN`;
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parses "HOST:PORT", "[v6]:PORT", ":PORT" or "PORT". */
+export function parseListenAddress(text: string): { host: string; port: number } {
+  let host = "127.0.0.1";
+  let portText = text;
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2]!;
+  } else if (text.includes(":")) {
+    const colon = text.lastIndexOf(":");
+    host = text.slice(0, colon) || host;
+    portText = text.slice(colon + 1);
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new UsageError(`--listen: invalid port in ${JSON.stringify(text)}`);
+  return { host, port: Number(portText) };
+}
+
+/** The IoT SAFE card for a profile, if this build has hosts/sim/card/iotsafe-card. */
+async function loadProfileCard(profilePath: string): Promise<Card> {
+  const moduleUrl = new URL("../../sim/card/iotsafe-card.js", import.meta.url);
+  if (!existsSync(fileURLToPath(moduleUrl))) {
+    throw new UsageError("--profile is not supported yet: this build has no IoT SAFE virtual card (hosts/sim/card/iotsafe-card)");
+  }
+  const module = (await import(moduleUrl.href)) as Record<string, unknown>;
+  for (const name of ["loadIotSafeCard", "openIotSafeCard", "createIotSafeCard"]) {
+    const factory = module[name];
+    if (typeof factory === "function") return (await (factory as (path: string) => Card | Promise<Card>)(profilePath)) as Card;
+  }
+  throw new UsageError("--profile: hosts/sim/card/iotsafe-card exports no loadIotSafeCard(profilePath)");
+}
+
+async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        listen: { type: "string" },
+        pty: { type: "string" },
+        profile: { type: "string" },
+        dialect: { type: "string", default: "generic" },
+        "registration-delay": { type: "string" },
+        pin: { type: "string" },
+        "log-level": { type: "string", default: "warn" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`iotsafe sim: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const logLevel = values["log-level"] as string;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) return usageFailure(`--log-level must be debug, info, warn or error`);
+  if (!modemDialectNames().includes(values.dialect as string)) {
+    return usageFailure(`--dialect ${JSON.stringify(values.dialect)} is not supported (known: ${modemDialectNames().join(", ")})`);
+  }
+  let listen: { host: string; port: number } | undefined;
+  let registrationDelayMs: number | undefined;
+  let card: Card | undefined;
+  try {
+    if (values.listen !== undefined) listen = parseListenAddress(values.listen);
+    else if (values.pty === undefined) listen = { host: "127.0.0.1", port: 0 };
+    if (values["registration-delay"] !== undefined) {
+      if (!/^\d{1,7}$/.test(values["registration-delay"])) throw new UsageError("--registration-delay takes milliseconds");
+      registrationDelayMs = Number(values["registration-delay"]);
+    }
+    if (values.pin !== undefined && !/^\d{4,8}$/.test(values.pin)) throw new UsageError("--pin takes 4 to 8 digits");
+    if (values.profile !== undefined) card = await loadProfileCard(values.profile);
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure(error.message);
+    throw error;
+  }
+
+  const running = await startVirtualModem({
+    ...(listen ? { listen } : {}),
+    ...(values.pty !== undefined ? { pty: values.pty } : {}),
+    ...(card ? { card } : {}),
+    ...(registrationDelayMs !== undefined ? { registrationDelayMs } : {}),
+    ...(values.pin !== undefined ? { pin: values.pin } : {}),
+    dialect: values.dialect as string,
+    platform: nodePlatform({ logLevel: logLevel as LogLevel }),
+  });
+  process.stdout.write(`virtual modem listening on ${running.endpoints.join(" and ")}\n`);
+
+  // Runs until SIGINT/SIGTERM, then closes everything and exits 0.
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.removeListener("SIGINT", stop);
+      process.removeListener("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await running.close();
+  process.stderr.write("virtual modem stopped\n");
+  return 0;
+}
+
+function usageFailure(message: string): number {
+  process.stderr.write(`iotsafe sim: ${message}\n`);
+  return 2;
+}
+
+registerCommand("sim", { summary: "run the virtual modem + SIM (AT over TCP or a pty)", run });

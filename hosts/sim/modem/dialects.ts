@@ -1,0 +1,45 @@
+/**
+ * Modem dialects: a vendor's command set layered over the generic 27.007 table. A dialect adds or
+ * replaces commands by name (sockets, prompts, vendor URCs), may override the identity strings, and
+ * may say what the modem prints when it boots. Only `generic` exists so far.
+ */
+import type { CommandTable } from "./commands.js";
+import { UnknownDialectError } from "./errors.js";
+import type { ModemIdentity, VirtualModem } from "./virtual-modem.js";
+
+export interface ModemDialect {
+  /** Name used on the command line (`--dialect NAME`), e.g. "generic", "quectel-bg95". */
+  readonly name: string;
+  readonly summary: string;
+  /** Identity strings the vendor's modems report (AT+CGMI/CGMM/CGMR, ATI). */
+  readonly identity?: Partial<ModemIdentity>;
+  /** Commands added to (or replacing those of) the generic table, keyed by upper-case name. */
+  readonly commands?: CommandTable;
+  /** URC lines written to every port when the modem (re)boots, e.g. ["RDY", "APP RDY"]. */
+  readonly bootUrcs?: readonly string[];
+  /** Called once when a modem is created with this dialect, to set up per-modem state. */
+  install?(modem: VirtualModem): void;
+}
+
+export const genericDialect: ModemDialect = {
+  name: "generic",
+  summary: "V.250 + 3GPP TS 27.007 (SIM access, registration, identity); no vendor socket commands",
+};
+
+const dialects = new Map<string, ModemDialect>([[genericDialect.name, genericDialect]]);
+
+/** Makes a dialect available by name (for the CLI and startVirtualModem). */
+export function registerModemDialect(dialect: ModemDialect): void {
+  if (dialects.has(dialect.name)) throw new Error(`modem dialect ${dialect.name} registered twice`);
+  dialects.set(dialect.name, dialect);
+}
+
+export function modemDialect(name: string): ModemDialect {
+  const dialect = dialects.get(name);
+  if (!dialect) throw new UnknownDialectError(`unknown modem dialect ${JSON.stringify(name)}; known: ${modemDialectNames().join(", ")}`);
+  return dialect;
+}
+
+export function modemDialectNames(): string[] {
+  return [...dialects.keys()].sort();
+}
