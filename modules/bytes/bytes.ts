@@ -162,3 +162,19 @@ export function uintToBytesBE(value: number, length: number): Uint8Array {
   }
   return out;
 }
+
+const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Standard base64 (RFC 4648 §4) with `=` padding, e.g. for PEM output. */
+export function toBase64(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const b0 = bytes[i]!;
+    const b1 = i + 1 < bytes.length ? bytes[i + 1]! : 0;
+    const b2 = i + 2 < bytes.length ? bytes[i + 2]! : 0;
+    out += BASE64_ALPHABET[b0 >> 2]! + BASE64_ALPHABET[((b0 & 3) << 4) | (b1 >> 4)]!;
+    out += i + 1 < bytes.length ? BASE64_ALPHABET[((b1 & 15) << 2) | (b2 >> 6)]! : "=";
+    out += i + 2 < bytes.length ? BASE64_ALPHABET[b2 & 63]! : "=";
+  }
+  return out;
+}
