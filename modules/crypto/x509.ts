@@ -322,9 +322,9 @@ export function parseSignatureAlgorithm(element: DerElement): CertificateSignatu
   if (oid === OID.rsassaPss) {
     if (!parameters || parameters.tag !== TAG.SEQUENCE) malformed("RSASSA-PSS without parameters");
     const pss = parsePssParameters(parameters);
-    return typeof pss === "string"
-      ? { oid, der, name: "rsassa-pss", unsupportedReason: pss }
-      : { oid, der, name: `rsassa-pss-${pss}`, algorithm: { kind: "rsa-pss", hash: pss } };
+    return "unsupported" in pss
+      ? { oid, der, name: "rsassa-pss", unsupportedReason: pss.unsupported }
+      : { oid, der, name: `rsassa-pss-${pss.hash}`, algorithm: { kind: "rsa-pss", hash: pss.hash } };
   }
   const refused = REFUSED_SIGNATURE_OIDS[oid];
   return { oid, der, name: refused ?? oid, unsupportedReason: `signature algorithm ${refused ?? oid} is not supported` };
@@ -334,7 +334,7 @@ export function parseSignatureAlgorithm(element: DerElement): CertificateSignatu
  * RSASSA-PSS-params (RFC 4055 §3.1). Returns the hash when it is one we verify (MGF1 with the same
  * hash, salt = hash length, trailer 1), else a string saying why not. Defaults are SHA-1 → unsupported.
  */
-function parsePssParameters(element: DerElement): HashName | string {
+function parsePssParameters(element: DerElement): { hash: HashName } | { unsupported: string } {
   const reader = new DerReader(element, "RSASSA-PSS-params");
   const hashElement = reader.optional(0xa0);
   const mgfElement = reader.optional(0xa1);
@@ -346,18 +346,18 @@ function parsePssParameters(element: DerElement): HashName | string {
     if (parameters && !isNull(parameters)) malformed(`${what} parameters`);
     return HASH_OIDS[oid];
   };
-  if (!hashElement) return "RSASSA-PSS with the default SHA-1 hash is not supported";
+  if (!hashElement) return { unsupported: "RSASSA-PSS with the default SHA-1 hash is not supported" };
   const hash = hashOf(hashElement, "PSS hashAlgorithm");
-  if (!hash) return "RSASSA-PSS hash algorithm is not supported";
-  if (!mgfElement) return "RSASSA-PSS with the default MGF1-SHA-1 is not supported";
+  if (!hash) return { unsupported: "RSASSA-PSS hash algorithm is not supported" };
+  if (!mgfElement) return { unsupported: "RSASSA-PSS with the default MGF1-SHA-1 is not supported" };
   const mgf = readAlgorithmIdentifier(decodeOne(mgfElement.value, TAG.SEQUENCE), "PSS maskGenAlgorithm");
-  if (mgf.oid !== OID.mgf1 || !mgf.parameters || mgf.parameters.tag !== TAG.SEQUENCE) return "RSASSA-PSS mask generation other than MGF1";
+  if (mgf.oid !== OID.mgf1 || !mgf.parameters || mgf.parameters.tag !== TAG.SEQUENCE) return { unsupported: "RSASSA-PSS mask generation other than MGF1" };
   const mgfHash = HASH_OIDS[readAlgorithmIdentifier(mgf.parameters, "MGF1 hash").oid];
-  if (mgfHash !== hash) return "RSASSA-PSS with an MGF1 hash different from the message hash";
+  if (mgfHash !== hash) return { unsupported: "RSASSA-PSS with an MGF1 hash different from the message hash" };
   const salt = saltElement ? decodeSmallInteger(decodeOne(saltElement.value, TAG.INTEGER).value) : 20;
-  if (salt !== HASH_SIZES[hash]) return `RSASSA-PSS salt length ${salt} (only the hash length is supported)`;
+  if (salt !== HASH_SIZES[hash]) return { unsupported: `RSASSA-PSS salt length ${salt} (only the hash length is supported)` };
   if (trailerElement && decodeSmallInteger(decodeOne(trailerElement.value, TAG.INTEGER).value) !== 1) malformed("RSASSA-PSS trailerField must be 1");
-  return hash;
+  return { hash };
 }
 
 /** Parses a SubjectPublicKeyInfo element (exported for raw SPKI input such as Wycheproof keys). */
