@@ -93,6 +93,9 @@ export const INS = {
   SELECT: 0xa4,
 } as const;
 
+/** ISO/UICC UNBLOCK PIN, which shares its code with VERIFY SIGNATURE INIT. */
+const INS_UNBLOCK_PIN = 0x2c;
+
 const IOTSAFE_INS = new Set<number>([
   INS.GET_RANDOM, INS.GET_DATA, INS.READ_FILE, INS.SIGN_INIT, INS.SIGN_UPDATE, INS.VERIFY_INIT, INS.VERIFY_UPDATE,
   INS.GENERATE_KEY_PAIR, INS.READ_PUBLIC_KEY, INS.PUT_PUBLIC_KEY_INIT, INS.PUT_PUBLIC_KEY_UPDATE, INS.COMPUTE_DH,
@@ -293,6 +296,7 @@ export class IotSafeCard implements Card {
       if (command.ins === INS.MANAGE_CHANNEL) return this.#manageChannel(channelNumber, command);
       return this.#deliver(channel, command, this.#select(channel, command));
     }
+    if (channel.selectedAid === undefined && command.ins === INS_UNBLOCK_PIN && !proprietary) return this.#unblockPin(command);
     if (!IOTSAFE_INS.has(command.ins)) return sw(SW.INS_NOT_SUPPORTED);
     const classMode = this.options.commandClass;
     if ((classMode === "proprietary" && !proprietary) || (classMode === "interindustry" && proprietary)) return sw(SW.CLASS_NOT_SUPPORTED);
@@ -402,9 +406,20 @@ export class IotSafeCard implements Card {
     channel.selectedAid = aid;
     channel.sessions.clear();
     channel.objectList = undefined;
-    // FCI only when asked for (Le) or when a T=0 card would announce it with 61xx.
-    const wantsFci = c.p2 !== 0x0c && (c.le !== undefined || this.options.responseDelivery === "get-response");
+    // FCI only when asked for (Le) or configured; real SIMs answer a plain 9000 here (iotsafe.md §5.1, ZARIOT).
+    const wantsFci = c.p2 !== 0x0c && (c.le !== undefined || this.options.selectFci);
     return wantsFci ? { data: tlv(0x6f, tlv(0x84, c.data)) } : {};
+  }
+
+  /**
+   * Without the applet, INS 2C reaches the UICC itself, where it is UNBLOCK PIN (TS 102 221 §11.1.13):
+   * that is why the 1NCE trace (iotsafe.md §10) shows 6A86 / 6700 for VERIFY INIT rather than 6D00.
+   * This UICC has no PIN to unblock.
+   */
+  #unblockPin(c: CommandApdu): Uint8Array {
+    if (c.p1 !== 0x00) return sw(SW.INCORRECT_P1P2);
+    if (c.data.length !== 0 && c.data.length !== 16) return sw(SW.WRONG_LENGTH);
+    return sw(SW.REFERENCED_DATA_NOT_FOUND);
   }
 
   #lowestFreeChannel(): number | undefined {

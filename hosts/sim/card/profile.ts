@@ -83,6 +83,8 @@ export interface CardOptions {
   readFileChunk: number;
   /** Largest GET DATA object-list answer before "more data" 6300 (32..240). Default 240. */
   objectListPage: number;
+  /** SELECT answers with FCI (`6F 84 AID`) even without Le (so 61xx in get-response mode). Default false: FCI only when Le asks. */
+  selectFci: boolean;
   /** MANAGE CHANNEL open answers 91xx (proactive command pending) instead of 9000. Default false. */
   proactiveOnOpen: boolean;
   /** Applet proprietary identifier (tag 11), ASCII, at most 32 bytes. */
@@ -103,6 +105,7 @@ export const DEFAULT_CARD_OPTIONS: Readonly<CardOptions> = Object.freeze({
   objectInfo: "wrapped",
   readFileChunk: 240,
   objectListPage: 240,
+  selectFci: false,
   proactiveOnOpen: false,
   appletIdentifier: "iotsafe-xs virtual applet",
 });
@@ -248,7 +251,7 @@ function validateOptions(raw: unknown): Partial<CardOptions> {
         throw new ProfileError(`${where}: expected an integer ${min}..${max}`);
       }
       target[key] = value;
-    } else if (key === "implicitChannelOpen" || key === "proactiveOnOpen") {
+    } else if (key === "implicitChannelOpen" || key === "proactiveOnOpen" || key === "selectFci") {
       if (typeof value !== "boolean") throw new ProfileError(`${where}: expected a boolean`);
       target[key] = value;
     } else if (key === "aids") {
