@@ -1,0 +1,3 @@
+/** The AT engine's public surface: `import { AtEngine, AtCmeError, ... } from "../at/index.js"`. */
+export * from "./engine.js";
+export * from "./errors.js";
