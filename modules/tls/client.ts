@@ -530,6 +530,18 @@ export class TlsClient {
     return new TlsAlertError(description, level, [during, note].filter((s) => s).join("; "));
   }
 
+  /** Words that make a handshake alert actionable: when it came and what it usually means. */
+  #handshakeAlertContext(description: number | undefined): string {
+    if (this.#suite !== undefined) return "during the handshake";
+    const hint =
+      description === AlertDescription.protocol_version
+        ? " (the server does not accept TLS 1.3)"
+        : description === AlertDescription.handshake_failure || description === AlertDescription.insufficient_security
+          ? " (no cipher suite, group or signature algorithm in common)"
+          : "";
+    return `in answer to our ClientHello${hint}`;
+  }
+
   /** The next handshake message during the handshake; alerts and application data here are errors. */
   async #nextHandshakeMessage(): Promise<HandshakeMessage> {
     for (;;) {
@@ -540,7 +552,7 @@ export class TlsClient {
       if (record.type === ContentType.handshake) {
         this.#assembler.push(record.content);
       } else if (record.type === ContentType.alert) {
-        throw this.#alertError(record.content, "during the handshake");
+        throw this.#alertError(record.content, this.#handshakeAlertContext(record.content[1]));
       } else {
         throw new TlsUnexpectedMessageError(`${record.type === ContentType.application_data ? "application data" : `record type ${record.type}`} during the handshake`);
       }
