@@ -3,8 +3,8 @@
  * path. Received bytes are buffered up to a bound; past it the stream is paused (TCP then pushes
  * back on the sender) and resumed once the reader has drained it.
  */
-import { closeSync, constants as fsConstants, createReadStream, createWriteStream, openSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { closeSync, constants as fsConstants, createReadStream, createWriteStream, fstatSync, openSync } from "node:fs";
+import { connect, Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { isatty, ReadStream as TtyReadStream } from "node:tty";
 import { type ByteLink, LinkClosedError } from "../../modules/platform/platform.js";
@@ -178,6 +178,13 @@ export function openDeviceLink(path: string, options: StreamLinkOptions = {}): B
     const tty = new TtyReadStream(fd);
     return new StreamLink(tty, tty, () => tty.destroy(), options);
   }
+  const stat = fstatSync(fd);
+  if (stat.isFIFO() || stat.isSocket()) {
+    // libuv pipe handle: non-blocking, so closing never waits on a read stuck in the thread pool.
+    const pipe = new Socket({ fd, readable: true, writable: true });
+    return new StreamLink(pipe, pipe, () => pipe.destroy(), options);
+  }
+  // Anything else (a character device that is not a tty): blocking reads on the thread pool.
   const input = createReadStream("", { fd, autoClose: false });
   const output = createWriteStream("", { fd, autoClose: false });
   let released = false;

@@ -1,7 +1,7 @@
 // Node ByteLinks (hosts/node/links.ts) against real sockets: asynchronous onReadable, pull reads,
 // bounded buffering with back-pressure, one onClose (with an Error on reset), pty devices via socat.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -170,6 +170,25 @@ describe("Node byte links", function () {
 
   it("openDeviceLink fails with LinkConnectError on a path that does not exist", function () {
     assert.throws(() => openDeviceLink("/nonexistent/device/ttyX"), LinkConnectError);
+  });
+
+  it("openDeviceLink reads and writes a FIFO, and closing it does not hang the process", async function () {
+    const dir = mkdtempSync(join(tmpdir(), "links-fifo-"));
+    const path = join(dir, "fifo");
+    try {
+      if (spawnSync("mkfifo", [path]).status !== 0) this.skip();
+      // Opened read/write, a FIFO loops back what the link writes.
+      const link = openDeviceLink(path);
+      const events = closeEvents(link);
+      link.write(Uint8Array.of(0x41, 0x54, 0x0d));
+      await waitFor(() => link.readable === 3, "looped-back bytes");
+      assert.deepEqual(link.read(), Uint8Array.of(0x41, 0x54, 0x0d));
+      link.close();
+      await waitFor(() => events.length === 1, "close");
+      assert.deepEqual(events, [undefined]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("openDeviceLink talks through a socat pty pair", async function () {
