@@ -96,7 +96,7 @@ export class ManageChannelAccess implements CardAccess {
     try {
       for (const aid of aids) {
         if (aid.length < 1 || aid.length > 16) {
-          attempts.push({ aid: toHex(aid), outcome: "invalid AID length" });
+          attempts.push({ aid: toHex(aid).toUpperCase(), outcome: "invalid AID length" });
           continue;
         }
         const select: CommandApdu = { cla: classByteForChannel(channel, false), ins: INS_SELECT, p1: 0x04, p2: 0x00, data: aid };
@@ -113,7 +113,7 @@ export class ManageChannelAccess implements CardAccess {
             this.counters,
           );
         }
-        attempts.push({ aid: toHex(aid), outcome: response.status.toString() });
+        attempts.push({ aid: toHex(aid).toUpperCase(), outcome: response.status.toString() });
       }
     } catch (error) {
       await this.closeChannel(channel).catch(() => undefined);
