@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { openDeviceLink } from "../../hosts/node/links.js";
 import { socatAvailable } from "../../hosts/sim/modem/index.js";
 import { RawModemClient } from "./modem-test-client.js";
@@ -100,7 +100,7 @@ describe("iotsafe sim (CLI)", function () {
     }
   });
 
-  it("says --profile is not supported while the IoT SAFE card is absent from the build", async function () {
+  it("fails on a missing --profile file (says \"not supported yet\" in a build without the IoT SAFE card)", async function () {
     const run = runCli(["sim", "--listen", "127.0.0.1:0", "--profile", "/nonexistent/profile.json"]);
     runs.push(run);
     const exit = await exitWithin(run, 10_000);
@@ -108,6 +108,36 @@ describe("iotsafe sim (CLI)", function () {
     assert.notEqual(exit.code, 0);
     if (!existsSync(join(repoRoot, "dist/hosts/sim/card/iotsafe-card.js"))) {
       assert.match(run.stderr(), /--profile is not supported yet/);
+    }
+  });
+
+  it("--profile puts the IoT SAFE card from the profile behind AT+CSIM", async function () {
+    const cardModule = join(repoRoot, "dist/hosts/sim/card/iotsafe-card.js");
+    if (!existsSync(cardModule)) this.skip();
+    const { emptyProfile, saveProfile } = (await import(pathToFileURL(join(repoRoot, "dist/hosts/sim/card/profile.js")).href)) as {
+      emptyProfile(description?: string): { iccid?: string };
+      saveProfile(path: string, profile: unknown): void;
+    };
+    const dir = mkdtempSync(join(tmpdir(), "sim-cli-profile-"));
+    try {
+      const profilePath = join(dir, "sim.json");
+      const profile = emptyProfile("CLI test");
+      profile.iccid = "89882280000011112222";
+      saveProfile(profilePath, profile);
+      const run = runCli(["sim", "--listen", "127.0.0.1:0", "--profile", profilePath]);
+      runs.push(run);
+      const port = Number((await waitForLine(run, /listening on tcp:\/\/127\.0\.0\.1:(\d+)/))[1]);
+      const client = await RawModemClient.connect(port);
+      await client.command("ATE0");
+      // The profile's ICCID reaches AT+CCID: the card behind the modem is the profile's.
+      assert.equal(await client.command("AT+CCID"), "\r\n+CCID: 89882280000011112222\r\n\r\nOK\r\n");
+      assert.equal(await client.command('AT+CSIM=10,"0070000001"'), '\r\n+CSIM: 6,"019000"\r\n\r\nOK\r\n');
+      assert.match(await client.command('AT+CSIM=24,"01A4040007A0000005590010"'), /^\r\n\+CSIM: 4,"(9000|61[0-9A-F]{2})"\r\n\r\nOK\r\n$/);
+      client.close();
+      run.child.kill("SIGINT");
+      assert.deepEqual(await exitWithin(run, 10_000), { code: 0, signal: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -47,12 +47,12 @@ async function loadProfileCard(profilePath: string): Promise<Card> {
   if (!existsSync(fileURLToPath(moduleUrl))) {
     throw new UsageError("--profile is not supported yet: this build has no IoT SAFE virtual card (hosts/sim/card/iotsafe-card)");
   }
-  const module = (await import(moduleUrl.href)) as Record<string, unknown>;
-  for (const name of ["loadIotSafeCard", "openIotSafeCard", "createIotSafeCard"]) {
-    const factory = module[name];
-    if (typeof factory === "function") return (await (factory as (path: string) => Card | Promise<Card>)(profilePath)) as Card;
+  const module = (await import(moduleUrl.href)) as { cardFromProfileFile?: (path: string) => Promise<Card> };
+  if (typeof module.cardFromProfileFile !== "function") {
+    throw new UsageError("--profile: hosts/sim/card/iotsafe-card exports no cardFromProfileFile(path)");
   }
-  throw new UsageError("--profile: hosts/sim/card/iotsafe-card exports no loadIotSafeCard(profilePath)");
+  // Changes the card makes (generated keys, written files) go back to the same file.
+  return module.cardFromProfileFile(profilePath);
 }
 
 async function run(args: string[]): Promise<number> {
