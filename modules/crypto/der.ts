@@ -52,6 +52,8 @@ export function readElement(input: Uint8Array, offset = 0): { element: DerElemen
     for (;;) {
       need(1, "tag");
       const b = input[pos++]!;
+      // X.690 §8.1.2.4.2: no leading 0x80 octet, and numbers below 31 must use the low form.
+      if (count === 0 && (b === 0x80 || b < 0x1f)) throw new DerError(`non-minimal high tag number at offset ${offset}`);
       tag = tag * 256 + b;
       if ((b & 0x80) === 0) break;
       if (++count >= 3) throw new DerError(`tag too long at offset ${offset}`);

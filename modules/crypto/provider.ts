@@ -42,7 +42,11 @@ export class AeadAuthError extends CryptoError {
   }
 }
 
-/** A running hash. `clone()` forks it (TLS takes transcript hashes at several points). */
+/**
+ * A running hash. `clone()` forks it (TLS takes transcript hashes at several points).
+ * Note for a native provider: Moddable's `Digest` has no clone, so one would keep a small JS hash
+ * for transcripts (or replay buffered input) and use native digests for one-shot hashing.
+ */
 export interface HashState {
   readonly algorithm: HashName;
   /** Digest size in bytes. */

@@ -63,6 +63,8 @@ describe("DER", () => {
       const { element } = readElement(fromHex("9f2a0100"));
       assert.equal(element.tag, 0x9f2a);
       assert.throws(() => readElement(fromHex("9f8181818101")), DerError, /tag too long/);
+      assert.throws(() => readElement(fromHex("9f800100")), DerError, /non-minimal high tag/);
+      assert.throws(() => readElement(fromHex("9f050100")), DerError, /non-minimal high tag/);
     });
 
     it("walks children and fields with DerReader", () => {
