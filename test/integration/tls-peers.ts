@@ -21,7 +21,7 @@ export interface Pki {
 
 /**
  * Builds the PKI of peers.md in a temp dir: a P-256 CA, an RSA-2048 CA, server certificates under
- * each (SAN localhost + 127.0.0.1, EKU serverAuth), a P-256 client certificate (EKU clientAuth), a
+ * each (SAN localhost + 127.0.0.1, EKU serverAuth) plus a P-384 one under the P-256 CA, a P-256 client certificate (EKU clientAuth), a
  * server certificate from a CA nobody trusts, and an expired server certificate.
  */
 export function makePki(): Pki {
@@ -47,6 +47,9 @@ export function makePki(): Pki {
   ecKey("client");
   issue("client", "device-001", "ca", "client.ext");
   ecKey("other-client"); // a key that matches no certificate
+
+  run("ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", "p384-server.key");
+  issue("p384-server", "localhost", "ca", "server.ext");
 
   rsaKey("rsa-ca");
   caCert("rsa-ca", "Test RSA CA");
