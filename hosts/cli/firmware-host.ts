@@ -1,0 +1,82 @@
+/**
+ * Runs a firmware entry point (modules/device/entries.ts) for a CLI command: inside the real XS
+ * engine (default) or directly on Node, with the modem reached over TCP (a virtual modem, or a
+ * real one behind a serial-to-TCP bridge) or a serial/pty device path.
+ */
+import type { FirmwareContext } from "../../modules/device/context.js";
+import { firmwareEntries } from "../../modules/device/entries.js";
+import type { ByteLink, LogLevel } from "../../modules/platform/platform.js";
+import { connectTcpLink, openDeviceLink } from "../node/links.js";
+import { nodePlatform } from "../node/platform.js";
+import { XsRunner } from "../sim/xs/runner.js";
+
+export type Engine = "xs" | "node";
+
+export interface FirmwareRunOptions {
+  engine: Engine;
+  /** tcp://HOST:PORT, or a device path such as /dev/ttyUSB0 or a pty. */
+  modem: string;
+  logLevel?: LogLevel;
+  /** Receives log lines (default: stderr). */
+  log?: (line: string) => void;
+  output?: (text: string) => void;
+}
+
+export interface FirmwareRunResult<T> {
+  result: T;
+  /** Peak XS slot-heap count (xs engine only). */
+  peakHeapCount?: number;
+  wallMs: number;
+}
+
+export class ModemAddressError extends Error {
+  override name = "ModemAddressError";
+}
+
+export async function openModemLink(address: string): Promise<ByteLink> {
+  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(address);
+  if (tcp) return connectTcpLink(tcp[1]!.replace(/^\[|\]$/g, ""), Number(tcp[2]));
+  if (address.startsWith("/")) return openDeviceLink(address);
+  throw new ModemAddressError(`--modem must be tcp://HOST:PORT or a device path, not ${JSON.stringify(address)}`);
+}
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+export async function runFirmware<T>(name: string, args: unknown, options: FirmwareRunOptions): Promise<FirmwareRunResult<T>> {
+  if (!firmwareEntries[name]) throw new Error(`no firmware entry point named ${name}`);
+  const minRank = RANK[options.logLevel ?? "warn"];
+  const writeLog = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  const output = options.output ?? ((text: string) => process.stdout.write(text));
+  const link = await openModemLink(options.modem);
+  const started = performance.now();
+  try {
+    if (options.engine === "node") {
+      const platform = nodePlatform({ logLevel: options.logLevel ?? "warn", write: writeLog });
+      const context: FirmwareContext = {
+        platform,
+        link: (linkName) => {
+          if (linkName !== "modem") throw new Error(`no link named ${linkName}`);
+          return link;
+        },
+        print: output,
+      };
+      const result = (await firmwareEntries[name]!(args, context)) as T;
+      return { result, wallMs: performance.now() - started };
+    }
+    const runner = await XsRunner.start({
+      links: { modem: link },
+      log: (level, tag, message) => {
+        if (RANK[level] >= minRank) writeLog(`[${level}] ${tag}: ${message}`);
+      },
+      output,
+    });
+    try {
+      const result = await runner.call<T>(name, args);
+      return { result, peakHeapCount: runner.peakHeapCount, wallMs: performance.now() - started };
+    } finally {
+      await runner.close();
+    }
+  } finally {
+    link.close();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The firmware's entry points, by name. Hosts run them: the XS runner registers every one inside
+ * the engine (hosts/sim/xs/firmware-entry.ts); the CLI's `--engine node` calls them directly.
+ */
+import { fromHex, toHex } from "../bytes/bytes.js";
+import { createSimCsr, csrToPem, objectId, SimClientCredential, ECDSA_SECP256R1_SHA256 } from "../iotsafe/index.js";
+import type { SimTransportKind } from "../sim/index.js";
+import { EntryArgumentError, type FirmwareContext, type FirmwareEntry, stringArg } from "./context.js";
+import { atDelta, openSimSession } from "./sim-session.js";
+
+function transportsArg(args: unknown): SimTransportKind[] {
+  const value = stringArg(args, "transport", "auto");
+  if (value === "auto") return ["csim", "cgla"];
+  if (value === "csim" || value === "cgla") return [value];
+  throw new EntryArgumentError(`transport must be csim, cgla or auto, not ${value}`);
+}
+
+function idListArg(args: unknown, name: string, fallback: string): Uint8Array[] {
+  return stringArg(args, name, fallback)
+    .split(",")
+    .filter((s) => s.length > 0)
+    .map((s) => fromHex(s));
+}
+
+/**
+ * Opens IoT SAFE through the modem, reads the certificate chain and signs a digest twice: once
+ * cold (chain read from the SIM) and once with the chain cached, measuring the SIM traffic of each.
+ */
+async function iotsafeProbe(args: unknown, { platform, link }: FirmwareContext): Promise<unknown> {
+  const digest = fromHex(stringArg(args, "digest"));
+  const pin = (args as { pin?: string } | null)?.pin;
+  const session = await openSimSession(link("modem"), platform, { transports: transportsArg(args), ...(pin ? { pin } : {}) });
+  try {
+    const credential = new SimClientCredential(session.client, {
+      privateKey: objectId(stringArg(args, "keyId", "01")),
+      certificates: idListArg(args, "certificateIds", "02").map((id) => objectId(id)),
+    });
+    const measure = async () => {
+      const apduBefore = session.client.counters.snapshot();
+      const atBefore = session.at.counters;
+      const started = platform.now();
+      const chain = await credential.certificateChain();
+      const signature = await credential.sign(ECDSA_SECP256R1_SHA256, digest);
+      const apduAfter = session.client.counters.snapshot();
+      return {
+        chain,
+        signature,
+        figures: {
+          apdus: apduAfter.apdus - apduBefore.apdus,
+          apduBytesSent: apduAfter.bytesSent - apduBefore.bytesSent,
+          apduBytesReceived: apduAfter.bytesReceived - apduBefore.bytesReceived,
+          at: atDelta(atBefore, session.at.counters),
+          ms: Math.round(platform.now() - started),
+        },
+      };
+    };
+    const cold = await measure();
+    const cached = await measure();
+    return {
+      identity: session.identity,
+      transport: session.transport,
+      certificates: cold.chain.map(toHex),
+      signatures: [toHex(cold.signature), toHex(cached.signature)],
+      cold: cold.figures,
+      cached: cached.figures,
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+/** A PKCS#10 request for a key pair in the SIM, signed by the SIM. */
+async function csr(args: unknown, { platform, link }: FirmwareContext): Promise<unknown> {
+  const session = await openSimSession(link("modem"), platform, { transports: transportsArg(args) });
+  try {
+    const keyId = objectId(stringArg(args, "keyId", "01"));
+    const publicKeyId = stringArg(args, "publicKeyId", "");
+    const dns = stringArg(args, "dns", "");
+    const der = await createSimCsr(session.client, {
+      subject: { commonName: stringArg(args, "cn") },
+      privateKey: keyId,
+      ...(publicKeyId ? { publicKey: objectId(publicKeyId) } : {}),
+      ...(dns ? { dnsNames: dns.split(",") } : {}),
+    });
+    return { pem: csrToPem(der), transport: session.transport, identity: session.identity };
+  } finally {
+    await session.close();
+  }
+}
+
+export const firmwareEntries: Record<string, FirmwareEntry> = {
+  "iotsafe-probe": iotsafeProbe,
+  csr,
+};
