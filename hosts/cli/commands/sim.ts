@@ -1,10 +1,9 @@
 // `iotsafe sim`: runs the virtual modem (AT over TCP or a pty) with a virtual SIM behind AT+CSIM.
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../../../modules/platform/platform.js";
 import { nodePlatform } from "../../node/platform.js";
 import type { Card } from "../../sim/card/card.js";
+import { cardFromProfileFile } from "../../sim/card/iotsafe-card.js";
 import { modemDialectNames, startVirtualModem } from "../../sim/modem/index.js";
 import { registerCommand } from "../registry.js";
 
@@ -39,20 +38,6 @@ export function parseListenAddress(text: string): { host: string; port: number }
   }
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new UsageError(`--listen: invalid port in ${JSON.stringify(text)}`);
   return { host, port: Number(portText) };
-}
-
-/** The IoT SAFE card for a profile, if this build has hosts/sim/card/iotsafe-card. */
-async function loadProfileCard(profilePath: string): Promise<Card> {
-  const moduleUrl = new URL("../../sim/card/iotsafe-card.js", import.meta.url);
-  if (!existsSync(fileURLToPath(moduleUrl))) {
-    throw new UsageError("--profile is not supported yet: this build has no IoT SAFE virtual card (hosts/sim/card/iotsafe-card)");
-  }
-  const module = (await import(moduleUrl.href)) as { cardFromProfileFile?: (path: string) => Promise<Card> };
-  if (typeof module.cardFromProfileFile !== "function") {
-    throw new UsageError("--profile: hosts/sim/card/iotsafe-card exports no cardFromProfileFile(path)");
-  }
-  // Changes the card makes (generated keys, written files) go back to the same file.
-  return module.cardFromProfileFile(profilePath);
 }
 
 async function run(args: string[]): Promise<number> {
@@ -97,7 +82,7 @@ async function run(args: string[]): Promise<number> {
       registrationDelayMs = Number(values["registration-delay"]);
     }
     if (values.pin !== undefined && !/^\d{4,8}$/.test(values.pin)) throw new UsageError("--pin takes 4 to 8 digits");
-    if (values.profile !== undefined) card = await loadProfileCard(values.profile);
+    if (values.profile !== undefined) card = await cardFromProfileFile(values.profile);
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error.message);
     throw error;
