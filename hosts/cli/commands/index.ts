@@ -1,5 +1,6 @@
 // One import per command module; each registers itself in ../registry.ts. Keep sorted.
 import "./csr.js";
 import "./probe.js";
+import "./profile.js";
 import "./sim.js";
 export {};
