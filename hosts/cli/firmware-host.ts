@@ -20,6 +20,8 @@ export interface FirmwareRunOptions {
   /** Receives log lines (default: stderr). */
   log?: (line: string) => void;
   output?: (text: string) => void;
+  /** More byte links by name (for example "net": a TCP connection the host made). Closed afterwards. */
+  links?: Record<string, ByteLink>;
 }
 
 export interface FirmwareRunResult<T> {
@@ -48,6 +50,7 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
   const writeLog = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const output = options.output ?? ((text: string) => process.stdout.write(text));
   const link = await openModemLink(options.modem);
+  const links: Record<string, ByteLink> = { ...options.links, modem: link };
   const started = performance.now();
   try {
     if (options.engine === "node") {
@@ -55,8 +58,9 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
       const context: FirmwareContext = {
         platform,
         link: (linkName) => {
-          if (linkName !== "modem") throw new Error(`no link named ${linkName}`);
-          return link;
+          const named = links[linkName];
+          if (!named) throw new Error(`no link named ${linkName}`);
+          return named;
         },
         print: output,
       };
@@ -64,7 +68,7 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
       return { result, wallMs: performance.now() - started };
     }
     const runner = await XsRunner.start({
-      links: { modem: link },
+      links,
       log: (level, tag, message) => {
         if (RANK[level] >= minRank) writeLog(`[${level}] ${tag}: ${message}`);
       },
@@ -77,6 +81,6 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
       await runner.close();
     }
   } finally {
-    link.close();
+    for (const named of Object.values(links)) named.close();
   }
 }

@@ -6,6 +6,7 @@ import { fromHex, toHex } from "../bytes/bytes.js";
 import { createSimCsr, csrToPem, objectId, SimClientCredential, ECDSA_SECP256R1_SHA256 } from "../iotsafe/index.js";
 import type { SimTransportKind } from "../sim/index.js";
 import { EntryArgumentError, type FirmwareContext, type FirmwareEntry, stringArg } from "./context.js";
+import { secureEcho } from "./secure-echo.js";
 import { atDelta, openSimSession } from "./sim-session.js";
 
 function transportsArg(args: unknown): SimTransportKind[] {
@@ -91,4 +92,5 @@ async function csr(args: unknown, { platform, link }: FirmwareContext): Promise<
 export const firmwareEntries: Record<string, FirmwareEntry> = {
   "iotsafe-probe": iotsafeProbe,
   csr,
+  "secure-echo": secureEcho,
 };

@@ -1,4 +1,5 @@
 // One import per command module; each registers itself in ../registry.ts. Keep sorted.
+import "./connect.js";
 import "./csr.js";
 import "./probe.js";
 import "./profile.js";
