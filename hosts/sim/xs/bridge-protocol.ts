@@ -37,4 +37,6 @@ export interface XsReply {
   hex?: string;
   ms?: number;
   error?: string;
+  /** With `error` on link-write: the link is closed (XS raises LinkClosedError). */
+  closed?: boolean;
 }

@@ -171,7 +171,12 @@ export class XsRunner {
       case "link-write": {
         const link = this.#links.get(request.link);
         if (!link) return { error: `no link named ${request.link} is attached` };
-        link.write(new Uint8Array(Buffer.from(request.hex, "hex")));
+        try {
+          link.write(new Uint8Array(Buffer.from(request.hex, "hex")));
+        } catch (error) {
+          // The close event may still be on its way to XS; say so, so XS throws LinkClosedError.
+          return { error: (error as Error).message, closed: true };
+        }
         return {};
       }
       case "link-close":

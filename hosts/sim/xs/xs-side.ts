@@ -14,6 +14,7 @@ function request(message: XsRequest): XsReply {
   const bytes = utf8ToBytes(JSON.stringify(message));
   const reply = bytesToUtf8(new Uint8Array(issueCommand(bytes.buffer as ArrayBuffer)));
   const parsed = (reply ? JSON.parse(reply) : {}) as XsReply;
+  if (parsed.closed) throw new LinkClosedError(parsed.error);
   if (parsed.error) throw new Error(`host refused ${message.op}: ${parsed.error}`);
   return parsed;
 }
