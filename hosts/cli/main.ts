@@ -3,6 +3,12 @@
 import "./commands/index.js";
 import { commands } from "./registry.js";
 
+// A closed reader (`iotsafe probe | head`) is not an error of ours.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const [name, ...args] = process.argv.slice(2);
 const command = name ? commands[name] : undefined;
 if (!command) {

@@ -1,6 +1,7 @@
 // One import per command module; each registers itself in ../registry.ts. Keep sorted.
 import "./connect.js";
 import "./csr.js";
+import "./demo.js";
 import "./probe.js";
 import "./profile.js";
 import "./sim.js";
