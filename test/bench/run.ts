@@ -1,0 +1,121 @@
+// `npm run bench`: figures, not pass/fail. One full mutual-auth TLS 1.3 handshake with the client
+// key in the virtual SIM behind the virtual modem, in XS and on Node, plus the SIM traffic of
+// "read certificate + one signature" and the size of the TLS client bundle.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer as createTlsServer } from "node:tls";
+import { gzipSync } from "node:zlib";
+import * as esbuild from "esbuild";
+import type { ProbeResult } from "../../hosts/cli/commands/probe.js";
+import type { SecureEchoResult } from "../../hosts/cli/commands/connect.js";
+import { type Engine, runFirmware } from "../../hosts/cli/firmware-host.js";
+import { connectTcpLink } from "../../hosts/node/links.js";
+import { cardFromProfileFile } from "../../hosts/sim/card/iotsafe-card.js";
+import { saveProfile } from "../../hosts/sim/card/profile.js";
+import { newDeviceProfile } from "../../hosts/sim/card/profile-tools.js";
+import { startVirtualModem } from "../../hosts/sim/modem/index.js";
+import { createDevCa, issueServerCertificate } from "../../hosts/sim/pki/dev-ca.js";
+import { repoRoot } from "../lib/sim-world.js";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function table(title: string, rows: [string, ...string[]][], header: string[]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => "| " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
+  process.stdout.write(`\n${title}\n${line(header)}\n|${widths.map((w) => "-".repeat(w + 2)).join("|")}|\n${rows.map(line).join("\n")}\n`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "iotsafe-bench-"));
+const ca = createDevCa({ cn: "bench CA" });
+const profilePath = join(dir, "sim.json");
+saveProfile(profilePath, (await newDeviceProfile(ca, { cn: "device-bench" })).profile);
+const server = issueServerCertificate(ca, { cn: "localhost", dns: ["localhost"], ip: ["127.0.0.1"] });
+const cloud = createTlsServer(
+  { cert: server.chainPem, key: server.privateKeyPem, ca: ca.certificatePem, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.3" },
+  (socket) => socket.once("data", (data) => socket.end(data)),
+);
+await new Promise<void>((resolve) => cloud.listen(0, "127.0.0.1", resolve));
+const cloudPort = (cloud.address() as { port: number }).port;
+const modem = await startVirtualModem({ card: await cardFromProfileFile(profilePath) });
+const modemUrl = `tcp://127.0.0.1:${modem.port}`;
+
+try {
+  const handshakeRows: [string, ...string[]][] = [];
+  let simRow: SecureEchoResult["handshakeSim"] | undefined;
+  let negotiated = "";
+  for (const engine of ["xs", "node"] as Engine[]) {
+    const totals: number[] = [];
+    const keyExchange: number[] = [];
+    const serverAuth: number[] = [];
+    const credential: number[] = [];
+    let peak = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const net = await connectTcpLink("127.0.0.1", cloudPort);
+      const { result, peakHeapCount } = await runFirmware<SecureEchoResult & { tlsStats: { handshake: { totalMs: number; keyExchangeMs: number; serverAuthMs: number; credentialMs: number } } }>(
+        "secure-echo",
+        { network: "direct", host: "127.0.0.1", port: cloudPort, serverName: "localhost", caPem: ca.certificatePem, send: "bench" },
+        { engine, modem: modemUrl, links: { net } },
+      );
+      const h = result.tlsStats.handshake;
+      totals.push(h.totalMs);
+      keyExchange.push(h.keyExchangeMs);
+      serverAuth.push(h.serverAuthMs);
+      credential.push(h.credentialMs);
+      peak = Math.max(peak, peakHeapCount ?? 0);
+      simRow = result.handshakeSim;
+      negotiated = `${result.info.cipherSuite} / ${result.info.group}`;
+    }
+    const cpu = totals.map((t, i) => t - credential[i]!);
+    handshakeRows.push([
+      engine === "xs" ? "XS (xsnap, XS 13.3)" : "Node 20 (V8)",
+      median(totals).toFixed(0),
+      median(cpu).toFixed(0),
+      median(keyExchange).toFixed(0),
+      median(serverAuth).toFixed(0),
+      median(credential).toFixed(0),
+      engine === "xs" ? `${peak} slots` : "-",
+    ]);
+  }
+  table(
+    `One mutual-auth TLS 1.3 handshake against node:tls (${negotiated}, P-256 server chain), median of ${RUNS} runs, ms`,
+    handshakeRows,
+    ["engine", "handshake", "without SIM wait", "ECDHE", "server auth", "SIM (chain + sign)", "XS peak heap"],
+  );
+  if (simRow) {
+    table("SIM traffic during the handshake (certificate already cached)", [["CertificateVerify", String(simRow.apdus), String(simRow.atCommands), String(simRow.atBytes)]], ["operation", "APDUs", "AT commands", "AT bytes"]);
+  }
+
+  const simRows: [string, ...string[]][] = [];
+  for (const transport of ["csim", "cgla"]) {
+    const message = randomBytes(32);
+    const digest = createHash("sha256").update(message).digest("hex");
+    const { result } = await runFirmware<ProbeResult>("iotsafe-probe", { transport, digest }, { engine: "xs", modem: modemUrl });
+    for (const [label, f] of [["cold", result.cold], ["certificate cached", result.cached]] as const) {
+      simRows.push([`${transport === "csim" ? "AT+CSIM" : "AT+CCHO/CGLA"}, ${label}`, String(f.apdus), String(f.apduBytesSent + f.apduBytesReceived), String(f.at.commands), String(f.at.bytesOut + f.at.bytesIn)]);
+    }
+  }
+  table("Read certificate + one signature (firmware in XS, applet already selected)", simRows, ["transport", "APDUs", "APDU bytes", "AT commands", "AT bytes"]);
+
+  const bundle = await esbuild.build({
+    stdin: { contents: 'export { TlsClient } from "./modules/tls/client.js"; export { nobleCrypto } from "./modules/crypto/noble-provider.js";', resolveDir: repoRoot, loader: "ts" },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    target: "es2020",
+    write: false,
+    platform: "neutral",
+  });
+  const code = bundle.outputFiles[0]!.contents;
+  table("TLS client bundle (TlsClient + @noble crypto provider), minified", [["esbuild, es2020", `${(code.length / 1024).toFixed(1)} KiB`, `${(gzipSync(code).length / 1024).toFixed(1)} KiB`]], ["bundle", "minified", "gzip"]);
+} finally {
+  await modem.close();
+  await new Promise<void>((resolve) => cloud.close(() => resolve()));
+  rmSync(dir, { recursive: true, force: true });
+}
