@@ -68,5 +68,15 @@ if (existsSync(firmwareEntry)) {
   await esbuild.build({ ...xsOptions, entryPoints: [firmwareEntry], outfile: join(dist, "xs/firmware.js") });
 }
 
+// 3. The device build for Moddable's mcconfig (manifest.json lists dist/device/main): one ESM
+// module with the SDK's modules (embedded:*, timer, time, rng, mc/config) left as imports.
+await esbuild.build({
+  ...xsOptions,
+  format: "esm",
+  entryPoints: [join(root, "hosts/esp32/main.ts")],
+  outfile: join(dist, "device/main.js"),
+  external: ["embedded:*", "timer", "time", "rng", "mc/config"],
+});
+
 writeFileSync(stamp, new Date().toISOString());
 console.error(`build: done in ${((Date.now() - started) / 1000).toFixed(1)} s (${unitTests.length} unit test files bundled for XS)`);

@@ -3,6 +3,7 @@
  * the engine (hosts/sim/xs/firmware-entry.ts); the CLI's `--engine node` calls them directly.
  */
 import { fromHex, toHex } from "../bytes/bytes.js";
+import { certificateLabel, parseCertificate } from "../crypto/x509.js";
 import { createSimCsr, csrToPem, objectId, SimClientCredential, ECDSA_SECP256R1_SHA256 } from "../iotsafe/index.js";
 import type { SimTransportKind } from "../sim/index.js";
 import { EntryArgumentError, type FirmwareContext, type FirmwareEntry, stringArg } from "./context.js";
@@ -89,8 +90,27 @@ async function csr(args: unknown, { platform, link }: FirmwareContext): Promise<
   }
 }
 
+/**
+ * The device's boot up to its identity: modem, SIM, IoT SAFE, the certificate held there. Each
+ * phase is logged with its duration. (The telemetry loop comes with the device application.)
+ */
+async function deviceBoot(args: unknown, { platform, link }: FirmwareContext): Promise<unknown> {
+  const started = platform.now();
+  const session = await openSimSession(link("modem"), platform, { transports: transportsArg(args) });
+  try {
+    platform.log("info", "device", `modem ${session.identity.manufacturer} ${session.identity.model}, ICCID ${session.identity.iccid}; IoT SAFE via ${session.transport} (${Math.round(platform.now() - started)} ms)`);
+    const leaf = parseCertificate(await session.client.readFile(objectId(stringArg(args, "certificateId", "02"))));
+    const identity = certificateLabel(leaf);
+    platform.log("info", "device", `device identity ${identity} from the SIM's certificate (${Math.round(platform.now() - started)} ms)`);
+    return { identity, iccid: session.identity.iccid, transport: session.transport, ms: Math.round(platform.now() - started) };
+  } finally {
+    await session.close();
+  }
+}
+
 export const firmwareEntries: Record<string, FirmwareEntry> = {
   "iotsafe-probe": iotsafeProbe,
   csr,
   "secure-echo": secureEcho,
+  "device-boot": deviceBoot,
 };
