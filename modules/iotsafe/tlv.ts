@@ -36,6 +36,7 @@ function parseWith(bytes: Uint8Array, form: LengthForm, what: string): Tlv[] {
       if (pos + octets > bytes.length) throw new TlvError(`${what}: truncated length of tag ${hexByte(tag)} at offset ${start}`);
       length = 0;
       for (let i = 0; i < octets; i++) length = length * 256 + bytes[pos++]!;
+      if (length < (octets === 1 ? 0x80 : 0x100)) throw new TlvError(`${what}: non-minimal length of tag ${hexByte(tag)} at offset ${start}`);
     }
     if (pos + length > bytes.length) {
       throw new TlvError(`${what}: tag ${hexByte(tag)} at offset ${start} declares ${length} bytes but ${bytes.length - pos} remain`);

@@ -89,6 +89,7 @@ describe("iotsafe TLV", () => {
     assert.throws(() => parseTlvs(fromHex("84"), "object list"), TlvError, /object list: tag 84 at offset 0 has no length/);
     assert.throws(() => parseTlvs(fromHex("8405 0102"), "x"), TlvError, /declares 5 bytes but 2 remain/);
     assert.throws(() => parseTlvs(fromHex("8483010203"), "x", "ber"), TlvError, /length form/);
+    assert.throws(() => parseTlvs(fromHex("84810101"), "x", "ber"), TlvError, /non-minimal/);
     assert.throws(() => parseTlvs(new Uint8Array(2000), "x"), TlvError, /more than 512/);
   });
 
