@@ -151,6 +151,8 @@ export class IotSafeClient {
   readonly #access: CardAccess;
   readonly #options: IotSafeClientOptions;
   #channel: CardChannel | undefined;
+  /** A channel given up after a transport failure: closed (best effort) before the next open. */
+  #staleChannel: CardChannel | undefined;
   #proprietary: boolean;
   #recovered = false;
   #queue: Promise<void> = Promise.resolve();
@@ -233,6 +235,7 @@ export class IotSafeClient {
       // forget it, so the next operation opens a fresh one.
       if (!(error instanceof IotSafeError) && this.#channel) {
         this.#log("warn", `${operation}: ${(error as Error).message}; the channel will be reopened`);
+        this.#staleChannel = this.#channel;
         this.#channel = undefined;
       }
       throw error;
@@ -251,6 +254,16 @@ export class IotSafeClient {
 
   async #ensureOpen(): Promise<CardChannel> {
     if (this.#channel?.isOpen) return this.#channel;
+    const stale = this.#staleChannel;
+    if (stale) {
+      // Give back the channel (or CCHO session) the failed operation held, so failures do not leak channels.
+      this.#staleChannel = undefined;
+      try {
+        await stale.close();
+      } catch (error) {
+        this.#log("debug", `closing the channel left by a failure: ${(error as Error).message}`);
+      }
+    }
     if (!this.#recovered && this.#options.recoverStaleChannels !== false) {
       this.#recovered = true;
       await this.#access.recover();

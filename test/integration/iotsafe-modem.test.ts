@@ -8,6 +8,7 @@ import { nodePlatform } from "../../hosts/node/platform.js";
 import { IotSafeCard } from "../../hosts/sim/card/iotsafe-card.js";
 import { CME, CmeError, type RunningVirtualModem, startVirtualModem } from "../../hosts/sim/modem/index.js";
 import { AtEngine } from "../../modules/at/engine.js";
+import { AtTimeoutError } from "../../modules/at/errors.js";
 import { IotSafeClient } from "../../modules/iotsafe/client.js";
 import { SimClientCredential } from "../../modules/iotsafe/credential.js";
 import { objectId } from "../../modules/iotsafe/objects.js";
@@ -25,6 +26,8 @@ describe("iotsafe client over the AT engine and the virtual modem (TCP)", functi
   let commands: string[];
   /** Set by a test to make the modem refuse AT+CSIM (as some firmware does). */
   let refuseCsim: boolean;
+  /** Set by a test to delay the next sign update (INS 2B) by this many ms (a slow SIM). */
+  let slowSignMs: number;
 
   before(function () {
     identity = makeDeviceIdentity();
@@ -33,6 +36,7 @@ describe("iotsafe client over the AT engine and the virtual modem (TCP)", functi
   beforeEach(async function () {
     commands = [];
     refuseCsim = false;
+    slowSignMs = 0;
     engines = [];
     card = new IotSafeCard(deviceProfile(identity));
     running = await startVirtualModem({
@@ -42,6 +46,11 @@ describe("iotsafe client over the AT engine and the virtual modem (TCP)", functi
         beforeCommand(command) {
           if (command.name.startsWith("+C")) commands.push(command.name);
           if (refuseCsim && command.name === "+CSIM") throw new CmeError(CME.OPERATION_NOT_SUPPORTED);
+          if (slowSignMs > 0 && command.name === "+CSIM" && /^\d+,"..2B/.test(command.args)) {
+            const delay = slowSignMs;
+            slowSignMs = 0;
+            return new Promise((resolve) => setTimeout(resolve, delay));
+          }
         },
       },
     });
@@ -107,6 +116,20 @@ describe("iotsafe client over the AT engine and the virtual modem (TCP)", functi
     assert.equal(commands.filter((c) => c === "+CSIM").length, 1); // tried once, then remembered
     await client.signDigest(objectId("01"), digestOf("again"));
     assert.equal(commands.filter((c) => c === "+CSIM").length, 1);
+  });
+
+  it("survives a SIM slower than the timeout: the sign fails with AtTimeoutError, the next one runs on a fresh channel", async function () {
+    const engine = await boot();
+    const client = new IotSafeClient(createAtCardAccess(engine, { order: ["csim"] }), { recoverStaleChannels: false, timeouts: { sign: 1000 } });
+    await client.open();
+    assert.deepEqual(card.openChannels, [1]);
+    slowSignMs = 2500;
+    await assert.rejects(client.signDigest(objectId("01"), digestOf("slow")), AtTimeoutError);
+    assert.ok(!client.isOpen);
+    const signature = await client.signDigest(objectId("01"), digestOf("fast"));
+    const key = new X509Certificate(identity.certificateDer).publicKey;
+    assert.ok(nodeVerify("sha256", Buffer.from("fast"), { key, dsaEncoding: "der" }, signature.der));
+    assert.equal(card.openChannels.length, 1, "the channel of the failed operation was closed");
   });
 
   it("recovers, after MCU reboots, the channels earlier boots left open on the still-powered SIM", async function () {

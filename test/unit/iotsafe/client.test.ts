@@ -493,10 +493,11 @@ describe("iotsafe client: channel life, recovery, counters", () => {
     card.assertDone();
   });
 
-  it("reopens the channel after a transport failure", async () => {
+  it("closes the channel a transport failure left and reopens one", async () => {
     let failNext = false;
     const scripted = new ScriptedTransport([
       ...OPEN_CHANNEL_1,
+      ["0070800100", "9000"], // the channel the failed operation held is given back first
       ["0070000001", "029000"],
       ["02A4040007A0000005590010", "9000"],
       ["8284000001", "07 9000"],
