@@ -27,7 +27,7 @@ import { SoftwareCredential } from "../../../modules/tls/software-credential.js"
 import * as assert from "../../lib/portable/assert.js";
 import { ManualPlatform } from "../../lib/portable/manual-platform.js";
 import { extension, FakeServer, serveHandshake, type HandshakeScript } from "./fake-server.js";
-import { CA_DER, CLIENT_DER, CLIENT_KEY, FIXTURE_TIME, SERVER_DER } from "./fixtures.js";
+import { CA_DER, CLIENT_DER, CLIENT_KEY, FIXTURE_TIME } from "./fixtures.js";
 
 function clientOptions(platform: ManualPlatform, extra: Partial<TlsClientOptions> = {}): TlsClientOptions {
   return {
