@@ -125,20 +125,24 @@ export type MqttPacket = ConnectPacket | ConnackPacket | PublishPacket | PacketI
 // ---------------------------------------------------------------------------------------------
 // Validation shared by encoder and decoder
 
-/** Why `text` cannot be an MQTT UTF-8 string, or undefined if it can (MQTT-1.5.3-1/2: no U+0000, no lone surrogates). */
-function stringProblem(text: string): string | undefined {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0) return "contains U+0000";
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-      if (d < 0xdc00 || d > 0xdfff) return "contains a lone surrogate";
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) {
-      return "contains a lone surrogate";
-    }
+/**
+ * Checks `text` against MQTT-1.5.3-1/2 (no U+0000, no lone surrogates) and returns its UTF-8 length,
+ * or the problem. Iterates by code point: XS keeps strings as UTF-8, where charCodeAt(i) on
+ * non-ASCII text costs O(i).
+ */
+function inspectString(text: string): { problem?: string; utf8Length: number } {
+  let utf8Length = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp === 0) return { problem: "contains U+0000", utf8Length };
+    if (cp >= 0xd800 && cp <= 0xdfff) return { problem: "contains a lone surrogate", utf8Length };
+    utf8Length += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
   }
-  return undefined;
+  return { utf8Length };
+}
+
+function stringProblem(text: string): string | undefined {
+  return inspectString(text).problem;
 }
 
 /** Why `topic` is not a valid topic name (for PUBLISH), or undefined (MQTT-4.7.1-1, 4.7.3-1). */
@@ -195,8 +199,11 @@ function u16(value: number): Uint8Array {
 }
 
 function encodeString(text: string, what: string): Uint8Array {
-  const problem = stringProblem(text);
+  // Every UTF-16 code unit takes at least one UTF-8 byte: refuse early, before encoding a huge string.
+  if (text.length > MAX_STRING_BYTES) throw new MqttArgumentError(`${what} is over ${MAX_STRING_BYTES} bytes`);
+  const { problem, utf8Length } = inspectString(text);
   if (problem) throw new MqttArgumentError(`${what} ${problem}`);
+  if (utf8Length > MAX_STRING_BYTES) throw new MqttArgumentError(`${what} is ${utf8Length} bytes (at most ${MAX_STRING_BYTES})`);
   return encodeBinary(utf8ToBytes(text), what);
 }
 
