@@ -7,7 +7,7 @@ import Serial from "embedded:io/serial";
 import TCP from "embedded:io/socket/tcp";
 import Time from "time";
 import Timer from "timer";
-import { concatBytes } from "../../modules/bytes/bytes.js";
+import { ByteQueue } from "../../modules/platform/byte-queue.js";
 import { type ByteLink, LinkClosedError, type LogLevel, type Platform, type TimerHandle } from "../../modules/platform/platform.js";
 
 export interface ModdablePlatformOptions {
@@ -44,8 +44,7 @@ export function moddablePlatform(options: ModdablePlatformOptions): Platform {
 class QueuedLink implements ByteLink {
   onReadable: ((count: number) => void) | undefined;
   onClose: ((error?: Error) => void) | undefined;
-  #chunks: Uint8Array[] = [];
-  #bytes = 0;
+  #received = new ByteQueue();
   #closed = false;
   constructor(
     private readonly maxQueued: number,
@@ -53,20 +52,14 @@ class QueuedLink implements ByteLink {
     private readonly shut: () => void,
   ) {}
   get readable(): number {
-    return this.#bytes;
+    return this.#received.length;
   }
   write(bytes: Uint8Array): void {
     if (this.#closed) throw new LinkClosedError();
     this.send(bytes);
   }
   read(max?: number): Uint8Array | undefined {
-    if (this.#bytes === 0) return undefined;
-    const all = this.#chunks.length === 1 ? this.#chunks[0]! : concatBytes(...this.#chunks);
-    const take = Math.min(max ?? all.length, all.length);
-    const rest = all.subarray(take);
-    this.#chunks = rest.length ? [rest] : [];
-    this.#bytes = rest.length;
-    return all.slice(0, take);
+    return this.#received.take(max);
   }
   close(): void {
     if (this.#closed) return;
@@ -75,14 +68,13 @@ class QueuedLink implements ByteLink {
   }
   received(bytes: Uint8Array): void {
     if (this.#closed) return;
-    if (this.#bytes + bytes.length > this.maxQueued) {
+    if (this.#received.length + bytes.length > this.maxQueued) {
       this.shut();
       this.ended(new Error(`modem link receive queue over ${this.maxQueued} bytes: the reader is not draining it`));
       return;
     }
-    this.#chunks.push(bytes);
-    this.#bytes += bytes.length;
-    this.onReadable?.(this.#bytes);
+    this.#received.push(bytes);
+    this.onReadable?.(this.#received.length);
   }
   ended(error?: Error): void {
     if (this.#closed) return;

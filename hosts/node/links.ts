@@ -3,6 +3,7 @@
  * path. Received bytes are buffered up to a bound; past it the stream is paused (TCP then pushes
  * back on the sender) and resumed once the reader has drained it.
  */
+import { ByteQueue } from "../../modules/platform/byte-queue.js";
 import { closeSync, constants as fsConstants, createReadStream, createWriteStream, fstatSync, openSync } from "node:fs";
 import { connect, Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
@@ -24,8 +25,7 @@ class StreamLink implements ByteLink {
   readonly #output: Writable;
   readonly #maxBuffered: number;
   readonly #release: () => void;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
+  #received = new ByteQueue();
   #paused = false;
   #closed = false;
   #closeReported = false;
@@ -49,7 +49,7 @@ class StreamLink implements ByteLink {
   }
 
   get readable(): number {
-    return this.#buffered;
+    return this.#received.length;
   }
 
   write(bytes: Uint8Array): void {
@@ -60,21 +60,8 @@ class StreamLink implements ByteLink {
   }
 
   read(max?: number): Uint8Array | undefined {
-    if (this.#buffered === 0) return undefined;
-    const take = max === undefined ? this.#buffered : Math.max(0, Math.min(Math.floor(max), this.#buffered));
-    if (take === 0) return undefined;
-    const out = new Uint8Array(take);
-    let filled = 0;
-    while (filled < take) {
-      const head = this.#chunks[0]!;
-      const n = Math.min(head.length, take - filled);
-      out.set(head.subarray(0, n), filled);
-      filled += n;
-      if (n === head.length) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(n);
-    }
-    this.#buffered -= take;
-    if (this.#paused && this.#buffered <= this.#maxBuffered / 2 && !this.#closed) {
+    const out = this.#received.take(max);
+    if (this.#paused && this.#received.length <= this.#maxBuffered / 2 && !this.#closed) {
       this.#paused = false;
       this.#input.resume();
     }
@@ -90,9 +77,8 @@ class StreamLink implements ByteLink {
 
   #receive(chunk: Buffer): void {
     if (this.#closed || chunk.length === 0) return;
-    this.#chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-    this.#buffered += chunk.length;
-    if (this.#buffered > this.#maxBuffered && !this.#paused) {
+    this.#received.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+    if (this.#received.length > this.#maxBuffered && !this.#paused) {
       this.#paused = true;
       this.#input.pause();
     }
@@ -101,7 +87,7 @@ class StreamLink implements ByteLink {
     // Never called from inside a 'data' event of the caller's own write; always a fresh job.
     queueMicrotask(() => {
       this.#notifyPending = false;
-      if (this.#buffered > 0 && !this.#closed) this.onReadable?.(this.#buffered);
+      if (this.#received.length > 0 && !this.#closed) this.onReadable?.(this.#received.length);
     });
   }
 

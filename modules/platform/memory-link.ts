@@ -1,4 +1,4 @@
-import { concatBytes } from "../bytes/bytes.js";
+import { ByteQueue } from "./byte-queue.js";
 import { type ByteLink, LinkClosedError } from "./platform.js";
 
 /** Schedules `fn` after the current job, without timers (works on every host). */
@@ -11,13 +11,12 @@ class MemoryLinkEnd implements ByteLink {
   onReadable: ((count: number) => void) | undefined;
   onClose: ((error?: Error) => void) | undefined;
   peer: MemoryLinkEnd | undefined;
-  #received: Uint8Array[] = [];
-  #receivedBytes = 0;
+  #received = new ByteQueue();
   #closed = false;
   #notifyPending = false;
 
   get readable(): number {
-    return this.#receivedBytes;
+    return this.#received.length;
   }
 
   get closed(): boolean {
@@ -31,14 +30,7 @@ class MemoryLinkEnd implements ByteLink {
   }
 
   read(max?: number): Uint8Array | undefined {
-    if (this.#receivedBytes === 0) return undefined;
-    const all = this.#received.length === 1 ? this.#received[0]! : concatBytes(...this.#received);
-    const take = max === undefined ? all.length : Math.max(0, Math.min(max, all.length));
-    if (take === 0) return undefined;
-    const rest = all.subarray(take);
-    this.#received = rest.length > 0 ? [rest] : [];
-    this.#receivedBytes = rest.length;
-    return all.slice(0, take);
+    return this.#received.take(max);
   }
 
   close(): void {
@@ -55,12 +47,11 @@ class MemoryLinkEnd implements ByteLink {
   deliver(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#received.push(bytes);
-    this.#receivedBytes += bytes.length;
     if (this.#notifyPending) return;
     this.#notifyPending = true;
     later(() => {
       this.#notifyPending = false;
-      if (this.#receivedBytes > 0 && !this.#closed) this.onReadable?.(this.#receivedBytes);
+      if (this.#received.length > 0 && !this.#closed) this.onReadable?.(this.#received.length);
     });
   }
 

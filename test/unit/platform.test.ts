@@ -1,4 +1,5 @@
 import { bytesToAscii, asciiToBytes } from "../../modules/bytes/bytes.js";
+import { ByteQueue } from "../../modules/platform/byte-queue.js";
 import { memoryLinkPair } from "../../modules/platform/memory-link.js";
 import { LinkClosedError } from "../../modules/platform/platform.js";
 import { sleep, TimeoutError, withTimeout } from "../../modules/platform/time.js";
@@ -7,6 +8,29 @@ import { hostPlatform, testEngine } from "../lib/portable/host-platform.js";
 import { ManualPlatform } from "../lib/portable/manual-platform.js";
 
 describe("platform", () => {
+  describe("byte queue", () => {
+    it("takes bytes across chunk boundaries in arrival order", () => {
+      const q = new ByteQueue();
+      q.push(Uint8Array.of(1, 2, 3));
+      q.push(new Uint8Array(0));
+      q.push(Uint8Array.of(4, 5));
+      assert.equal(q.length, 5);
+      assert.deepEqual(q.take(2), Uint8Array.of(1, 2));
+      assert.deepEqual(q.take(2), Uint8Array.of(3, 4));
+      assert.equal(q.length, 1);
+      assert.deepEqual(q.take(), Uint8Array.of(5));
+      assert.equal(q.take(), undefined);
+    });
+    it("answers undefined for a zero, negative or fractional-below-one request", () => {
+      const q = new ByteQueue();
+      q.push(Uint8Array.of(9));
+      assert.equal(q.take(0), undefined);
+      assert.equal(q.take(-3), undefined);
+      assert.equal(q.take(0.5), undefined);
+      assert.deepEqual(q.take(10), Uint8Array.of(9));
+    });
+  });
+
   describe("memory link pair", () => {
     it("delivers written bytes to the other end, announced asynchronously", async () => {
       const [a, b] = memoryLinkPair();

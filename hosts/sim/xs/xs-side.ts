@@ -3,7 +3,8 @@
  * on top of its two host hooks, and runs named entry points that the Node host calls.
  * Bundled (by esbuild) together with the firmware; never imported by Node code.
  */
-import { bytesToUtf8, concatBytes, fromHex, toHex, utf8ToBytes } from "../../../modules/bytes/bytes.js";
+import { bytesToUtf8, fromHex, toHex, utf8ToBytes } from "../../../modules/bytes/bytes.js";
+import { ByteQueue } from "../../../modules/platform/byte-queue.js";
 import { type ByteLink, LinkClosedError, type LogLevel, type Platform, type TimerHandle } from "../../../modules/platform/platform.js";
 import type { HostEvent, HostEventBatch, SerializedError, XsReply, XsRequest } from "./bridge-protocol.js";
 
@@ -51,27 +52,19 @@ export function print(text: string): void {
 class XsLink implements ByteLink {
   onReadable: ((count: number) => void) | undefined;
   onClose: ((error?: Error) => void) | undefined;
-  #chunks: Uint8Array[] = [];
-  #bytes = 0;
+  #received = new ByteQueue();
   #closed = false;
   constructor(readonly name: string) {}
 
   get readable(): number {
-    return this.#bytes;
+    return this.#received.length;
   }
   write(bytes: Uint8Array): void {
     if (this.#closed) throw new LinkClosedError(`link ${this.name} is closed`);
     if (bytes.length > 0) request({ op: "link-write", link: this.name, hex: toHex(bytes) });
   }
   read(max?: number): Uint8Array | undefined {
-    if (this.#bytes === 0) return undefined;
-    const all = this.#chunks.length === 1 ? this.#chunks[0]! : concatBytes(...this.#chunks);
-    const take = Math.min(max ?? all.length, all.length);
-    if (take <= 0) return undefined;
-    const rest = all.subarray(take);
-    this.#chunks = rest.length ? [rest] : [];
-    this.#bytes = rest.length;
-    return all.slice(0, take);
+    return this.#received.take(max);
   }
   close(): void {
     if (this.#closed) return;
@@ -80,9 +73,8 @@ class XsLink implements ByteLink {
   }
   received(bytes: Uint8Array): void {
     if (this.#closed || bytes.length === 0) return;
-    this.#chunks.push(bytes);
-    this.#bytes += bytes.length;
-    this.onReadable?.(this.#bytes);
+    this.#received.push(bytes);
+    this.onReadable?.(this.#received.length);
   }
   closed(error?: Error): void {
     if (this.#closed) return;
