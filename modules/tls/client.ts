@@ -437,8 +437,24 @@ export class TlsClient {
     try {
       await this.#serialized(() => this.#records.write(ContentType.application_data, data));
     } catch (error) {
-      await this.#abort(error);
+      await this.#abort((await this.#alertAlreadyReceived()) ?? error);
     }
+  }
+
+  /**
+   * After a failed write: a server that refused us (for example our CertificateVerify, which a
+   * TLS 1.3 client only learns about after its Finished) sends an alert and closes. That alert,
+   * if it is already here, says why; the broken transport does not.
+   */
+  async #alertAlreadyReceived(): Promise<TlsError | undefined> {
+    if (this.#readBusy) return undefined;
+    try {
+      const record = await withTimeout(this.#platform, this.#records.read(), 1000, () => new TimeoutError("no alert"));
+      if (record?.type === ContentType.alert) return this.#alertError(record.content, "after our Finished");
+    } catch {
+      // Nothing readable: the write error stands.
+    }
+    return undefined;
   }
 
   /**
