@@ -1,9 +1,10 @@
 /**
  * Modem dialects: a vendor's command set layered over the generic 27.007 table. A dialect adds or
  * replaces commands by name (sockets, prompts, vendor URCs), may override the identity strings, and
- * may say what the modem prints when it boots. Only `generic` exists so far.
+ * may say what the modem prints when it boots. The vendor dialects live in ./dialects/.
  */
 import type { CommandTable } from "./commands.js";
+import { vendorDialects } from "./dialects/index.js";
 import { UnknownDialectError } from "./errors.js";
 import type { ModemIdentity, VirtualModem } from "./virtual-modem.js";
 
@@ -19,6 +20,16 @@ export interface ModemDialect {
   readonly bootUrcs?: readonly string[];
   /** Called once when a modem is created with this dialect, to set up per-modem state. */
   install?(modem: VirtualModem): void;
+  /** Called when the modem resets or closes: drop sockets and per-connection state (no URCs). */
+  onReset?(modem: VirtualModem): void;
+  /** The network dropped the data context: emit the dialect's URC and close its sockets. */
+  dropDataContext?(modem: VirtualModem): void;
+  /** AT+CFUN level at power-on when the modem options give none (Sequans and nRF91 boot in 0). */
+  readonly initialFunctionality?: 0 | 1 | 4;
+  /** Port settings after power-on and ATZ (the nRF91 SLM never echoes). */
+  readonly portDefaults?: { readonly echo?: boolean };
+  /** The longest payload one send command takes and one read command returns (for docs and the link model). */
+  readonly limits?: { readonly send: number; readonly read: number };
 }
 
 export const genericDialect: ModemDialect = {
@@ -26,7 +37,7 @@ export const genericDialect: ModemDialect = {
   summary: "V.250 + 3GPP TS 27.007 (SIM access, registration, identity); no vendor socket commands",
 };
 
-const dialects = new Map<string, ModemDialect>([[genericDialect.name, genericDialect]]);
+const dialects = new Map<string, ModemDialect>([[genericDialect.name, genericDialect], ...vendorDialects.map((d): [string, ModemDialect] => [d.name, d])]);
 
 /** Makes a dialect available by name (for the CLI and startVirtualModem). */
 export function registerModemDialect(dialect: ModemDialect): void {

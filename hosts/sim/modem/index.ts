@@ -16,6 +16,7 @@ export { genericDialect, type ModemDialect, modemDialect, modemDialectNames, reg
 export {
   AtPort,
   DEFAULT_IDENTITY,
+  type RawSink,
   type ModemHooks,
   type ModemIdentity,
   type NetworkOptions,
@@ -24,7 +25,20 @@ export {
   type VirtualModemOptions,
 } from "./virtual-modem.js";
 export {
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultSpec,
+  LinkModel,
+  LinkModelError,
+  type LinkModelOptions,
+  type LinkModelStats,
+  parseFaultSpec,
+} from "./link-model.js";
+export { isLoopbackAddress, type VirtualConnection, VirtualConnectError, type VirtualTcpStack } from "./dialects/network.js";
+export { loopbackTcpStack, type LoopbackStackOptions } from "./dialects/loopback.js";
+export {
   attachVirtualModem,
+  linkModelOf,
   createVirtualModem,
   type ModemSetupOptions,
   PtyUnavailableError,

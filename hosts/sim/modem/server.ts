@@ -13,6 +13,8 @@ import { nodePlatform } from "../../node/platform.js";
 import type { Card } from "../card/card.js";
 import { MinimalCard } from "../card/minimal-card.js";
 import { type ModemDialect, modemDialect } from "./dialects.js";
+import { loopbackTcpStack } from "./dialects/loopback.js";
+import { LinkModel, type LinkModelOptions } from "./link-model.js";
 import { type AtPort, VirtualModem, type VirtualModemOptions } from "./virtual-modem.js";
 
 export interface ModemSetupOptions extends Omit<VirtualModemOptions, "platform" | "card" | "dialect"> {
@@ -22,6 +24,10 @@ export interface ModemSetupOptions extends Omit<VirtualModemOptions, "platform" 
   dialect?: string | ModemDialect;
   /** Default: nodePlatform() logging warnings and errors. */
   platform?: Platform;
+  /** UART pacing, latencies and injected faults (see link-model.ts). */
+  link?: LinkModelOptions;
+  /** Names the modem's DNS resolves, each to a loopback address ("localhost" always works). */
+  hostAliases?: Readonly<Record<string, string>>;
 }
 
 export interface StartVirtualModemOptions extends ModemSetupOptions {
@@ -39,6 +45,10 @@ export interface RunningVirtualModem {
   port: number | undefined;
   /** Where clients connect: "tcp://127.0.0.1:PORT" and/or the pty path. */
   endpoints: string[];
+  /** The link model, when `link` options were given: inject faults, read stats. */
+  linkModel: LinkModel | undefined;
+  /** The board's reset pin: the modem goes silent for its boot time, then boots (a hook for BoardHooks.hardReset). */
+  hardReset(): Promise<void>;
   /** Stops listening, closes every connection and the pty, stops the modem's timers. */
   close(): Promise<void>;
 }
@@ -47,22 +57,63 @@ export class PtyUnavailableError extends Error {
   override name = "PtyUnavailableError";
 }
 
+const linkModels = new WeakMap<VirtualModem, LinkModel>();
+
+/** The link model a modem was built with (createVirtualModem with `link`). */
+export function linkModelOf(modem: VirtualModem): LinkModel | undefined {
+  return linkModels.get(modem);
+}
+
 /** Builds the modem device from options with defaults filled in. */
 export function createVirtualModem(options: ModemSetupOptions = {}): VirtualModem {
   const dialect = typeof options.dialect === "string" ? modemDialect(options.dialect) : options.dialect;
-  return new VirtualModem({
+  const platform = options.platform ?? nodePlatform({ logLevel: "warn" });
+  const model = options.link ? new LinkModel(options.link, platform) : undefined;
+  const card = options.card ?? new MinimalCard();
+  const tcp = options.tcp ?? loopbackTcpStack(options.hostAliases ? { hostAliases: options.hostAliases } : {});
+  const userHooks = options.hooks;
+  const modelHooks = model?.hooks;
+  const hooks = modelHooks
+    ? {
+        async beforeCommand(...args: Parameters<NonNullable<typeof modelHooks.beforeCommand>>) {
+          await modelHooks.beforeCommand!(...args);
+          await userHooks?.beforeCommand?.(...args);
+        },
+        ...(userHooks?.onTraffic ? { onTraffic: userHooks.onTraffic } : {}),
+      }
+    : userHooks;
+  const modem = new VirtualModem({
     ...options,
-    platform: options.platform ?? nodePlatform({ logLevel: "warn" }),
-    card: options.card ?? new MinimalCard(),
+    platform,
+    card: model ? model.wrapCard(card) : card,
     dialect,
+    tcp: model ? model.wrapTcpStack(tcp) : tcp,
+    ...(hooks ? { hooks } : {}),
   });
+  if (model) {
+    linkModels.set(modem, model);
+    model.attach(modem);
+  }
+  return modem;
+}
+
+/** `link` wrapped by the modem's link model (pacing, dropped bytes), or as is. */
+function modemSide(modem: VirtualModem, link: ByteLink): ByteLink {
+  return linkModels.get(modem)?.wrapLink(link) ?? link;
 }
 
 /** Runs a virtual modem on an existing ByteLink (e.g. one end of memoryLinkPair()). */
 export function attachVirtualModem(link: ByteLink, options: ModemSetupOptions = {}): { modem: VirtualModem; port: AtPort; close(): void } {
   const modem = createVirtualModem(options);
-  const port = modem.attach(link);
-  return { modem, port, close: () => modem.close() };
+  const port = modem.attach(modemSide(modem, link));
+  return {
+    modem,
+    port,
+    close: () => {
+      linkModels.get(modem)?.close();
+      modem.close();
+    },
+  };
 }
 
 /** Starts a virtual modem listening on TCP and/or a pty. */
@@ -81,7 +132,7 @@ export async function startVirtualModem(options: StartVirtualModemOptions = {}):
       server = createServer((socket) => {
         sockets.add(socket);
         socket.on("close", () => sockets.delete(socket));
-        modem.attach(socketLink(socket));
+        modem.attach(modemSide(modem, socketLink(socket)));
       });
       await new Promise<void>((resolve, reject) => {
         server!.once("error", reject);
@@ -101,6 +152,7 @@ export async function startVirtualModem(options: StartVirtualModemOptions = {}):
       endpoints.push(options.pty);
     }
   } catch (error) {
+    linkModels.get(modem)?.close();
     modem.close();
     server?.close();
     await pty?.close();
@@ -112,8 +164,15 @@ export async function startVirtualModem(options: StartVirtualModemOptions = {}):
     address,
     port,
     endpoints,
+    linkModel: linkModels.get(modem),
+    hardReset: async () => {
+      const model = linkModels.get(modem);
+      if (model) model.resetModem();
+      else await modem.reset();
+    },
     close: () => {
       closing ??= (async () => {
+        linkModels.get(modem)?.close();
         modem.close();
         if (server) {
           const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -197,7 +256,7 @@ class PtyBridge {
     }
     child.stderr!.resume();
     const link = openDeviceLink(modemSide);
-    this.modem.attach(link);
+    this.modem.attach(linkModels.get(this.modem)?.wrapLink(link) ?? link);
     child.once("exit", () => {
       link.close();
       if (this.#closed || this.modem.closed) return;

@@ -15,6 +15,7 @@ import type { CommandContext, CommandHandler, CommandTable } from "./commands.js
 import { genericDialect, type ModemDialect } from "./dialects.js";
 import { AtSyntaxError, CME, CmeError, DataTimeoutError, cmeText } from "./errors.js";
 import { genericCommands } from "./generic-commands.js";
+import type { VirtualTcpStack } from "./dialects/network.js";
 
 export interface ModemIdentity {
   manufacturer: string;
@@ -64,6 +65,10 @@ export interface NetworkOptions {
   rssi?: number;
   /** 1 (home) or 5 (roaming). */
   registeredStatus?: 1 | 5;
+  /** False: the modem searches forever (+CEREG status 2), as with no coverage. Default true. */
+  coverage?: boolean;
+  /** APNs the network refuses to activate a data context for. */
+  refusedApns?: string[];
 }
 
 export interface ModemHooks {
@@ -96,6 +101,8 @@ export interface VirtualModemOptions {
   /** Time zone of AT+CCLK in quarter hours; default the host's. */
   timeZoneQuarterHours?: number;
   hooks?: ModemHooks;
+  /** The TCP stack behind the dialects' socket commands (server.ts gives a loopback-only one). */
+  tcp?: VirtualTcpStack;
 }
 
 export type SimState = "READY" | "SIM PIN" | "SIM PUK";
@@ -123,6 +130,7 @@ export class VirtualModem {
   readonly maxLineLength: number;
   readonly network: Required<NetworkOptions>;
   readonly pdpContexts = new Map<number, PdpContext>();
+  readonly tcp: VirtualTcpStack | undefined;
   readonly #commands: CommandTable;
   readonly #options: VirtualModemOptions;
   readonly #ports = new Set<AtPort>();
@@ -152,6 +160,7 @@ export class VirtualModem {
       ...options.identity,
     };
     this.hooks = options.hooks ?? {};
+    this.tcp = options.tcp;
     this.maxLineLength = options.maxLineLength ?? 2048;
     this.network = {
       operatorName: "IoTSAFE Sim",
@@ -160,13 +169,15 @@ export class VirtualModem {
       cellId: "01A2B3C4",
       rssi: 20,
       registeredStatus: 1,
+      coverage: true,
+      refusedApns: [],
       ...options.network,
     };
     this.#commands = { ...genericCommands, ...this.dialect.commands };
     this.#nextSessionId = options.firstSessionId ?? 271828;
     this.#pin = options.pin;
     this.#simState = options.pin === undefined ? "READY" : "SIM PIN";
-    this.#functionality = options.initialFunctionality ?? 1;
+    this.#functionality = options.initialFunctionality ?? this.dialect.initialFunctionality ?? 1;
     this.pdpContexts.set(1, { cid: 1, type: "IP", apn: "" });
     this.dialect.install?.(this);
     this.#updateRegistration();
@@ -249,6 +260,7 @@ export class VirtualModem {
     }
     if (this.registered || this.#registrationTimer !== undefined) return;
     this.#setRegistration(2);
+    if (!this.network.coverage) return; // searching for ever
     this.#registrationTimer = this.platform.setTimer(() => {
       this.#registrationTimer = undefined;
       this.#setRegistration(this.network.registeredStatus);
@@ -373,6 +385,7 @@ export class VirtualModem {
    * every port returns to its defaults, registration starts over, and the dialect's boot URCs follow.
    */
   async reset(): Promise<void> {
+    this.dialect.onReset?.(this);
     this.#sessions.clear();
     try {
       await this.card.reset?.();
@@ -382,7 +395,7 @@ export class VirtualModem {
     if (this.#pin !== undefined) this.#simState = "SIM PIN";
     this.#pinAttemptsLeft = PIN_ATTEMPTS;
     this.#attachAllowed = true;
-    this.#functionality = this.#options.initialFunctionality ?? 1;
+    this.#functionality = this.#options.initialFunctionality ?? this.dialect.initialFunctionality ?? 1;
     for (const port of this.#ports) port.resetSettings();
     if (this.#registrationTimer !== undefined) this.platform.clearTimer(this.#registrationTimer);
     this.#registrationTimer = undefined;
@@ -397,6 +410,7 @@ export class VirtualModem {
     this.#closed = true;
     if (this.#registrationTimer !== undefined) this.platform.clearTimer(this.#registrationTimer);
     this.#registrationTimer = undefined;
+    this.dialect.onReset?.(this);
     for (const port of [...this.#ports]) port.close();
     this.#ports.clear();
   }
@@ -423,6 +437,13 @@ interface RawRequest {
   timer: TimerHandle;
 }
 
+/**
+ * Receives a port's input bytes while a dialect's data mode runs (e.g. the nRF91 SLM's AT#XSEND
+ * data mode, which ends with a terminator). Returns how many of `bytes` it took and whether data
+ * mode is over; bytes it did not take are parsed as command lines again.
+ */
+export type RawSink = (bytes: Uint8Array) => { consumed: number; done: boolean };
+
 type FinalResult = { kind: "ok" } | { kind: "error" } | { kind: "cme"; code: number } | { kind: "text"; text: string } | { kind: "none" };
 
 /** One AT interpreter on one byte link. */
@@ -447,10 +468,12 @@ export class AtPort {
   #pumping = false;
   #closed = false;
   #raw: RawRequest | undefined;
+  #sink: RawSink | undefined;
   #urcQueue: string[] = [];
 
   constructor(modem: VirtualModem, link: ByteLink) {
     this.modem = modem;
+    this.echo = modem.dialect.portDefaults?.echo ?? true;
     this.#link = link;
     this.#assembler = new CommandLineAssembler(modem.maxLineLength);
     link.onReadable = () => this.#pump();
@@ -465,7 +488,7 @@ export class AtPort {
 
   /** ATZ / AT&F / modem reset: back to power-on settings. */
   resetSettings(): void {
-    this.echo = true;
+    this.echo = this.modem.dialect.portDefaults?.echo ?? true;
     this.verbose = true;
     this.quiet = false;
     this.cmee = 0;
@@ -489,6 +512,7 @@ export class AtPort {
   /** Writes an unsolicited result code now, or after the running command's final result code. */
   sendUrc(line: string): void {
     if (this.#closed) return;
+    if (this.#sink) return; // data mode: notifications are dropped (as the nRF91 SLM does)
     if (this.#executing || this.#raw) {
       if (this.#urcQueue.length >= MAX_QUEUED_URCS) this.#urcQueue.shift();
       this.#urcQueue.push(line);
@@ -515,6 +539,10 @@ export class AtPort {
       while (!this.#closed) {
         if (this.#raw) {
           if (!this.#fillRaw(this.#raw)) return;
+          continue;
+        }
+        if (this.#sink) {
+          if (!this.#feedSink(this.#sink)) return;
           continue;
         }
         if (this.#executing) return;
@@ -555,6 +583,49 @@ export class AtPort {
       this.modem.platform.clearTimer(request.timer);
       request.resolve(request.buffer);
     }
+    return true;
+  }
+
+  /** Sends every input byte to `sink` until it says data mode is over (see RawSink). */
+  startRawSink(sink: RawSink): void {
+    if (this.#closed) return;
+    this.#sink = sink;
+    void Promise.resolve().then(() => this.#pump());
+  }
+
+  /** Ends data mode from the modem's side (e.g. the socket under it closed). */
+  stopRawSink(): void {
+    this.#sink = undefined;
+    void Promise.resolve().then(() => this.#pump());
+  }
+
+  get inDataMode(): boolean {
+    return this.#sink !== undefined;
+  }
+
+  /** Gives waiting input to the sink; false when no input is waiting. */
+  #feedSink(sink: RawSink): boolean {
+    let chunk: Uint8Array;
+    let fromInbox = false;
+    if (this.#inbox) {
+      chunk = this.#inbox.subarray(this.#inboxOffset);
+      fromInbox = true;
+    } else {
+      const read = this.#link.read(INPUT_CHUNK);
+      if (!read || read.length === 0) return false;
+      this.modem.hooks.onTraffic?.("in", read, this);
+      chunk = read;
+    }
+    const { consumed, done } = sink(chunk);
+    const taken = Math.max(0, Math.min(chunk.length, Math.floor(consumed)));
+    if (fromInbox) {
+      this.#inboxOffset += taken;
+      if (this.#inboxOffset >= this.#inbox!.length) this.#inbox = undefined;
+    } else if (taken < chunk.length) {
+      this.#inbox = chunk;
+      this.#inboxOffset = taken;
+    }
+    if (done && this.#sink === sink) this.#sink = undefined;
     return true;
   }
 
@@ -695,6 +766,7 @@ export class AtPort {
     if (this.#closed) return;
     this.#closed = true;
     this.#urcQueue = [];
+    this.#sink = undefined;
     const raw = this.#raw;
     this.#raw = undefined;
     if (raw) {
