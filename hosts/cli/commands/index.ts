@@ -1,4 +1,5 @@
 // One import per command module; each registers itself in ../registry.ts. Keep sorted.
+import "./cloud.js";
 import "./connect.js";
 import "./csr.js";
 import "./demo.js";
