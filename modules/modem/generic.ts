@@ -114,6 +114,8 @@ export interface ModemOptions {
   simBusyRetries?: number;
   /** Pause after a boot URC before re-initialising (the modem prints more boot lines meanwhile; default 1000 ms). */
   bootSettleMs?: number;
+  /** How long a (re)boot may take before the modem answers AT; default the family's. */
+  bootTimeoutMs?: number;
   timeouts?: {
     /** Ordinary commands (default 5000 ms). */
     commandMs?: number;
@@ -247,7 +249,7 @@ export class GenericModem implements Modem, SocketOperations {
 
   async init(options: InitOptions = {}): Promise<void> {
     this.#initOptions = { ...options };
-    await this.#synchronise(this.profile.bootTimeoutMs);
+    await this.#synchronise(this.#bootTimeoutMs());
     if (this.profile.echoOff) await this.command("ATE0");
     await this.command("AT+CMEE=1");
     await this.afterInit();
@@ -601,6 +603,10 @@ export class GenericModem implements Modem, SocketOperations {
     }, this.options.bootSettleMs ?? 1000);
   }
 
+  #bootTimeoutMs(): number {
+    return this.options.bootTimeoutMs ?? this.profile.bootTimeoutMs;
+  }
+
   #autoRecover(): boolean {
     return !this.#disposed && this.options.autoRecover !== false;
   }
@@ -716,7 +722,7 @@ export class GenericModem implements Modem, SocketOperations {
 
   async #reinitialise(): Promise<void> {
     const options = this.#initOptions ?? {};
-    await this.#synchronise(this.profile.bootTimeoutMs);
+    await this.#synchronise(this.#bootTimeoutMs());
     if (this.profile.echoOff) await this.command("ATE0");
     await this.command("AT+CMEE=1");
     await this.afterInit();
@@ -734,11 +740,11 @@ export class GenericModem implements Modem, SocketOperations {
   async #rebootAndWait(reset: () => Promise<void>): Promise<void> {
     this.#expectingBoot = true;
     try {
-      const booted = this.profile.bootUrcs.length > 0 ? this.#waitForBootUrc(this.profile.bootTimeoutMs) : undefined;
+      const booted = this.profile.bootUrcs.length > 0 ? this.#waitForBootUrc(this.#bootTimeoutMs()) : undefined;
       await reset();
       if (booted) await booted;
-      else await sleep(this.platform, Math.min(this.profile.bootTimeoutMs, 5000));
-      await this.#synchronise(this.profile.bootTimeoutMs);
+      else await sleep(this.platform, Math.min(this.#bootTimeoutMs(), 5000));
+      await this.#synchronise(this.#bootTimeoutMs());
     } finally {
       this.#expectingBoot = false;
     }

@@ -3,7 +3,7 @@
 // defines the suite; modem-dialect-<name>.test.ts files run it (plus their golden framing tests).
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { AtEngine, AtTimeoutError } from "../../modules/at/index.js";
+import { AtEngine, type AtEngineOptions, AtTimeoutError } from "../../modules/at/index.js";
 import { AID } from "../../modules/iotsafe/constants.js";
 import {
   ApnRejectedError,
@@ -115,11 +115,11 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function rig(dialect: ModemDialectName, options: Partial<StartVirtualModemOptions> = {}, modemOptions: ModemOptions = {}): Promise<Rig> {
+export async function rig(dialect: ModemDialectName, options: Partial<StartVirtualModemOptions> = {}, modemOptions: ModemOptions = {}, atOptions: AtEngineOptions = {}): Promise<Rig> {
   const platform = nodePlatform({ logLevel: (process.env.IOTSAFE_LOG as "debug" | undefined) ?? "error" });
   const running = await startVirtualModem({ dialect, registrationDelayMs: 50, platform, link: { bootTimeMs: 300 }, ...options });
   const link = await connectTcpLink("127.0.0.1", running.port!);
-  const at = new AtEngine(link, platform, atEngineOptions(dialect, { defaultTimeoutMs: 5000, resyncTimeoutMs: 500 }));
+  const at = new AtEngine(link, platform, atEngineOptions(dialect, { defaultTimeoutMs: 5000, resyncTimeoutMs: 500, ...atOptions }));
   const modem = createModem(dialect, at, platform, {
     hooks: { hardReset: () => running.hardReset() },
     timeouts: { dataBaseMs: 2000 },
@@ -258,9 +258,24 @@ export function dialectSuite(c: DialectCase): void {
       await again.close();
     });
 
-    it("recovers through the ladder when asked, also with the modem silent (hard reset hook)", async function () {
+    it("answers recover() at the first rung (resync) while the modem is healthy", async function () {
       await r.modem.attach({ apn: "iot.test", registrationTimeoutMs: 5000 });
       assert.equal(await r.modem.recover("test"), "resync");
+    });
+
+    it("climbs the ladder to the board's hard reset when the modem hangs", async function () {
+      const hung = await rig(c.dialect, {}, { bootTimeoutMs: 1500, timeouts: { commandMs: 800 }, autoRecover: false }, { resyncAttempts: 2, resyncTimeoutMs: 300 });
+      try {
+        await hung.modem.init();
+        await hung.modem.attach({ apn: "iot.test", registrationTimeoutMs: 5000 });
+        const socket = await hung.modem.openTcp("127.0.0.1", echo.port);
+        hung.running.linkModel!.inject("hang");
+        assert.equal(await hung.modem.recover("test"), "hard-reset");
+        assert.equal(socket.closeReason, "lost");
+        assert.deepEqual((await hung.modem.signalQuality()).rssi, 20);
+      } finally {
+        await hung.close();
+      }
     });
 
     it("detects dropped bytes on a socket read (timeout, resync) without hanging, and keeps working", async function () {

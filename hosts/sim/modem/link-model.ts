@@ -4,7 +4,8 @@
  * (per-command latency), each APDU (SIM latency), each TCP connect and delivery (network latency),
  * and injects faults: a modem reset (silent for the boot time, then its boot URCs), dropped bytes
  * on the modem's output, `+CME ERROR`, a socket closed by the network, SIM busy (`+CME ERROR: 14`
- * on SIM commands), a data context dropped by the network.
+ * on SIM commands), a data context dropped by the network, and a hang (deaf and mute until the
+ * board's reset pin — RunningVirtualModem.hardReset — restarts it).
  *
  * ```ts
  * const running = await startVirtualModem({ dialect: "quectel-bg95", link: { baud: 115200, faults: ["drop:on=+QIRD,bytes=3"] } });
@@ -22,7 +23,7 @@ import type { VirtualConnection, VirtualTcpStack } from "./dialects/network.js";
 import { CME, CmeError } from "./errors.js";
 import type { AtPort, ModemHooks, VirtualModem } from "./virtual-modem.js";
 
-export const FAULT_KINDS = ["reset", "drop", "cme", "socket-closed", "sim-busy", "network-lost"] as const;
+export const FAULT_KINDS = ["reset", "drop", "cme", "socket-closed", "sim-busy", "network-lost", "hang"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultSpec {
@@ -46,6 +47,7 @@ export interface FaultSpec {
   /** drop: instead, drop each output byte with this probability (0..1; seeded, never stops). */
   rate?: number;
 }
+// hang: the modem goes deaf and mute until the board resets it (RunningVirtualModem.hardReset).
 
 export interface LinkModelOptions {
   /** UART speed; bytes take 10 bit times each, both ways. Default: no pacing. */
@@ -226,14 +228,14 @@ export class LinkModel {
       return;
     }
     // Untimed faults that are not tied to a command or to output fire at once.
-    const immediate = spec.on === undefined && spec.after === undefined && (spec.kind === "reset" || spec.kind === "socket-closed" || spec.kind === "network-lost");
+    const immediate = spec.on === undefined && spec.after === undefined && (spec.kind === "reset" || spec.kind === "socket-closed" || spec.kind === "network-lost" || spec.kind === "hang");
     if (immediate) this.#fire(fault);
   }
 
   /** A timed trigger: one-shot kinds fire now; command/output kinds get armed for their next occasion. */
   #trigger(fault: ActiveFault): void {
     const { kind } = fault.spec;
-    if (kind === "reset" || kind === "socket-closed" || kind === "network-lost") this.#fire(fault);
+    if (kind === "reset" || kind === "socket-closed" || kind === "network-lost" || kind === "hang") this.#fire(fault);
     else fault.armed = true;
   }
 
@@ -253,6 +255,9 @@ export class LinkModel {
         return;
       case "network-lost":
         this.dropDataContext();
+        return;
+      case "hang":
+        this.hang();
         return;
       case "drop":
         this.#dropSkip = fault.spec.offset ?? 4;
@@ -277,6 +282,15 @@ export class LinkModel {
       this.#deaf = false;
       if (!modem.closed) void modem.reset();
     }, this.options.bootTimeMs ?? 1000);
+  }
+
+  /** The modem stops answering (firmware wedged) until resetModem() — the board's reset pin. */
+  hang(): void {
+    if (!this.#modem || this.#modem.closed) return;
+    this.#modem.platform.log("info", "modem", "link model: modem hangs");
+    this.#deaf = true;
+    if (this.#bootTimer !== undefined) this.#platform.clearTimer(this.#bootTimer);
+    this.#bootTimer = undefined;
   }
 
   /** Closes every TCP connection from the network side (the dialect reports a peer close). */
