@@ -263,7 +263,13 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
     (socket: TLSSocket) => {
       identities.set(socket, commonName(socket));
       sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
+      socket.once("close", () => {
+        sockets.delete(socket);
+        // After aedes has run its own close handlers: forget a client that never became ready.
+        setImmediate(() => {
+          for (const client of connected.keys()) if (client.conn === socket) connected.delete(client);
+        });
+      });
       broker.handle(socket);
     },
   );
