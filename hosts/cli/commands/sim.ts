@@ -4,11 +4,14 @@ import type { LogLevel } from "../../../modules/platform/platform.js";
 import { nodePlatform } from "../../node/platform.js";
 import type { Card } from "../../sim/card/card.js";
 import { cardFromProfileFile } from "../../sim/card/iotsafe-card.js";
-import { modemDialectNames, startVirtualModem } from "../../sim/modem/index.js";
+import { type LinkModelOptions, LinkModelError, modemDialectNames, parseFaultSpec, startVirtualModem } from "../../sim/modem/index.js";
 import { registerCommand } from "../registry.js";
 
 const USAGE = `usage: iotsafe sim [--listen HOST:PORT] [--pty PATH] [--profile P.json] [--dialect NAME]
                   [--registration-delay MS] [--pin PIN] [--log-level debug|info|warn|error]
+                  [--baud N] [--latency MS] [--sim-latency MS] [--net-latency MS] [--boot-time MS]
+                  [--fault SPEC]... [--seed N] [--host-alias NAME=127.0.0.1]... [--refuse-apn APN]...
+                  [--no-coverage]
 
 Runs a virtual cellular modem with a virtual SIM. Clients speak AT commands to it over TCP
 (default 127.0.0.1:0, i.e. a free port) or over a pty created with socat. Ctrl-C stops it.
@@ -17,7 +20,21 @@ Runs a virtual cellular modem with a virtual SIM. Clients speak AT commands to i
   --profile P.json     IoT SAFE SIM profile (keys, certificates) for the virtual card
   --dialect NAME       modem dialect: ${modemDialectNames().join(", ")}
   --registration-delay MS   time from AT+CFUN=1 to registered (default 500)
-  --pin PIN            start with the SIM locked by PIN`;
+  --pin PIN            start with the SIM locked by PIN
+Link model (UART pacing, latencies, faults):
+  --baud N             pace the UART at N baud (10 bit times per byte, both ways)
+  --latency MS         delay before each command runs
+  --sim-latency MS     delay added to each APDU
+  --net-latency MS     delay of each TCP connect and delivery (both ways)
+  --boot-time MS       how long a reset leaves the modem silent before its boot URCs (default 1000)
+  --fault SPEC         KIND[:key=value,...]; KIND is reset, hang, drop, cme, socket-closed, sim-busy or
+                       network-lost; keys: at=MS every=MS on=COMMAND after=N count=N code=N bytes=N
+                       offset=N rate=P. E.g. reset:at=5000  drop:on=+QIRD,bytes=3  cme:on=+CSIM,code=14
+  --seed N             seed of random byte drops (drop:rate=P)
+Network:
+  --host-alias NAME=ADDR   a name the modem's DNS resolves (to a loopback address; localhost always works)
+  --refuse-apn APN     the network refuses data contexts for APN
+  --no-coverage        the modem never registers (searches for ever)`;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -53,6 +70,16 @@ async function run(args: string[]): Promise<number> {
         "registration-delay": { type: "string" },
         pin: { type: "string" },
         "log-level": { type: "string", default: "warn" },
+        baud: { type: "string" },
+        latency: { type: "string" },
+        "sim-latency": { type: "string" },
+        "net-latency": { type: "string" },
+        "boot-time": { type: "string" },
+        fault: { type: "string", multiple: true },
+        seed: { type: "string" },
+        "host-alias": { type: "string", multiple: true },
+        "refuse-apn": { type: "string", multiple: true },
+        "no-coverage": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -74,7 +101,15 @@ async function run(args: string[]): Promise<number> {
   let listen: { host: string; port: number } | undefined;
   let registrationDelayMs: number | undefined;
   let card: Card | undefined;
+  let link: LinkModelOptions | undefined;
+  const hostAliases: Record<string, string> = {};
   try {
+    link = linkOptions(values);
+    for (const alias of values["host-alias"] ?? []) {
+      const eq = alias.indexOf("=");
+      if (eq <= 0) throw new UsageError(`--host-alias takes NAME=ADDRESS, not ${JSON.stringify(alias)}`);
+      hostAliases[alias.slice(0, eq)] = alias.slice(eq + 1);
+    }
     if (values.listen !== undefined) listen = parseListenAddress(values.listen);
     else if (values.pty === undefined) listen = { host: "127.0.0.1", port: 0 };
     if (values["registration-delay"] !== undefined) {
@@ -84,19 +119,28 @@ async function run(args: string[]): Promise<number> {
     if (values.pin !== undefined && !/^\d{4,8}$/.test(values.pin)) throw new UsageError("--pin takes 4 to 8 digits");
     if (values.profile !== undefined) card = await cardFromProfileFile(values.profile);
   } catch (error) {
-    if (error instanceof UsageError) return usageFailure(error.message);
+    if (error instanceof UsageError || error instanceof LinkModelError) return usageFailure(error.message);
     throw error;
   }
 
-  const running = await startVirtualModem({
-    ...(listen ? { listen } : {}),
-    ...(values.pty !== undefined ? { pty: values.pty } : {}),
-    ...(card ? { card } : {}),
-    ...(registrationDelayMs !== undefined ? { registrationDelayMs } : {}),
-    ...(values.pin !== undefined ? { pin: values.pin } : {}),
-    dialect: values.dialect as string,
-    platform: nodePlatform({ logLevel: logLevel as LogLevel }),
-  });
+  let running;
+  try {
+    running = await startVirtualModem({
+      ...(listen ? { listen } : {}),
+      ...(values.pty !== undefined ? { pty: values.pty } : {}),
+      ...(card ? { card } : {}),
+      ...(registrationDelayMs !== undefined ? { registrationDelayMs } : {}),
+      ...(values.pin !== undefined ? { pin: values.pin } : {}),
+      ...(link ? { link } : {}),
+      ...(Object.keys(hostAliases).length > 0 ? { hostAliases } : {}),
+      network: { coverage: !values["no-coverage"], refusedApns: values["refuse-apn"] ?? [] },
+      dialect: values.dialect as string,
+      platform: nodePlatform({ logLevel: logLevel as LogLevel }),
+    });
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof LinkModelError) return usageFailure(error.message);
+    throw error;
+  }
   process.stdout.write(`virtual modem listening on ${running.endpoints.join(" and ")}\n`);
 
   // Runs until SIGINT/SIGTERM, then closes everything and exits 0.
@@ -112,6 +156,32 @@ async function run(args: string[]): Promise<number> {
   await running.close();
   process.stderr.write("virtual modem stopped\n");
   return 0;
+}
+
+/** Milliseconds or a count: a whole number of at most 9 digits. */
+function wholeNumber(text: string, flag: string): number {
+  if (!/^\d{1,9}$/.test(text)) throw new UsageError(`${flag} takes a whole number, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function linkOptions(values: Record<string, unknown>): LinkModelOptions | undefined {
+  const link: { -readonly [K in keyof LinkModelOptions]: LinkModelOptions[K] } = {};
+  const numeric: [string, "baud" | "commandLatencyMs" | "simLatencyMs" | "networkLatencyMs" | "bootTimeMs" | "seed"][] = [
+    ["baud", "baud"],
+    ["latency", "commandLatencyMs"],
+    ["sim-latency", "simLatencyMs"],
+    ["net-latency", "networkLatencyMs"],
+    ["boot-time", "bootTimeMs"],
+    ["seed", "seed"],
+  ];
+  for (const [flag, key] of numeric) {
+    const text = values[flag];
+    if (typeof text === "string") link[key] = wholeNumber(text, `--${flag}`);
+  }
+  const faults = (values.fault as string[] | undefined) ?? [];
+  if (faults.length > 0) link.faults = faults.map((spec) => parseFaultSpec(spec));
+  // Faults need the link model even without pacing; always give one so RunningVirtualModem can inject.
+  return link;
 }
 
 function usageFailure(message: string): number {
