@@ -337,6 +337,9 @@ export class TlsClient {
   #closeNotifySent = false;
   #writeChain: Promise<unknown> = Promise.resolve();
   #readBusy = false;
+  #applicationDataReceived = false;
+  /** Our Certificate and CertificateVerify went out: the server may now refuse them. */
+  #clientAuthSent = false;
 
   #suite: CipherSuiteInfo | undefined;
   #clientTrafficSecret: Uint8Array | undefined;
@@ -437,13 +440,24 @@ export class TlsClient {
     try {
       await this.#serialized(() => this.#records.write(ContentType.application_data, data));
     } catch (error) {
-      await this.#abort((await this.#alertAlreadyReceived()) ?? error);
+      await this.#abort(error);
     }
   }
 
   /**
-   * After a failed write: a server that refused us (for example our CertificateVerify, which a
-   * TLS 1.3 client only learns about after its Finished) sends an alert and closes. That alert,
+   * A transport that breaks after our certificate went out and before the server said anything:
+   * in TLS 1.3 that is how a refused certificate or CertificateVerify shows when its alert is lost.
+   */
+  #explainEarlyClose(error: unknown): unknown {
+    if (this.#applicationDataReceived || !(error instanceof Error)) return error;
+    return new TlsClosedError(
+      `${this.#cfg.serverName} closed the connection right after the handshake, before replying (${error.message}): it most likely rejected our client certificate or CertificateVerify`,
+    );
+  }
+
+  /**
+   * After a transport failure: a server that refused us (for example our CertificateVerify, which
+   * a TLS 1.3 client only learns about after its Finished) sends an alert and closes. That alert,
    * if it is already here, says why; the broken transport does not.
    */
   async #alertAlreadyReceived(): Promise<TlsError | undefined> {
@@ -452,7 +466,7 @@ export class TlsClient {
       const record = await withTimeout(this.#platform, this.#records.read(), 1000, () => new TimeoutError("no alert"));
       if (record?.type === ContentType.alert) return this.#alertError(record.content, "after our Finished");
     } catch {
-      // Nothing readable: the write error stands.
+      // Nothing readable: the transport error stands.
     }
     return undefined;
   }
@@ -500,6 +514,8 @@ export class TlsClient {
   /** Sends the alert the failure calls for (best effort), closes the transport, rethrows. */
   async #abort(error: unknown): Promise<never> {
     if (this.#state === "failed" || this.#state === "closed") throw error;
+    // A broken transport after our client certificate: the server's alert, if it arrived, says why.
+    if (!(error instanceof TlsError) && this.#clientAuthSent) error = (await this.#alertAlreadyReceived()) ?? this.#explainEarlyClose(error);
     this.#state = "failed";
     this.#failure = error;
     let alert: number | undefined;
@@ -589,6 +605,7 @@ export class TlsClient {
     }
     if (record.type === ContentType.application_data) {
       if (!this.#assembler.empty) throw new TlsUnexpectedMessageError("application data in the middle of a fragmented handshake message");
+      this.#applicationDataReceived = true;
       return record.content;
     }
     if (record.type === ContentType.alert) {
@@ -919,6 +936,7 @@ export class TlsClient {
     let clientSignatureScheme: number | undefined;
     if (certificateRequest) {
       clientSignatureScheme = await this.#sendClientCertificate(certificateRequest, transcript, stats);
+      this.#clientAuthSent = clientSignatureScheme !== undefined;
     }
     const clientFinished = encodeFinished(finishedVerifyData(provider, suite.hash, hs.clientHandshakeTrafficSecret, transcript.hash()));
     transcript.add(clientFinished);
