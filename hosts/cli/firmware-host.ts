@@ -6,6 +6,7 @@
 import type { FirmwareContext } from "../../modules/device/context.js";
 import { firmwareEntries } from "../../modules/device/entries.js";
 import type { ByteLink, LogLevel } from "../../modules/platform/platform.js";
+import type { StoreOpener } from "../../modules/platform/storage.js";
 import { connectTcpLink, openDeviceLink } from "../node/links.js";
 import { nodePlatform } from "../node/platform.js";
 import { XsRunner } from "../sim/xs/runner.js";
@@ -22,6 +23,10 @@ export interface FirmwareRunOptions {
   output?: (text: string) => void;
   /** More byte links by name (for example "net": a TCP connection the host made). Closed afterwards. */
   links?: Record<string, ByteLink>;
+  /** Durable storage for the firmware (context.store); e.g. fileStores(dir) from hosts/node/storage.ts. */
+  stores?: StoreOpener;
+  /** Called with the XS runner once it started (xs engine only): lets a host stop the firmware mid-run. */
+  onRunner?: (runner: XsRunner) => void;
 }
 
 export interface FirmwareRunResult<T> {
@@ -63,6 +68,7 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
           return named;
         },
         print: output,
+        ...(options.stores ? { store: options.stores } : {}),
       };
       const result = (await firmwareEntries[name]!(args, context)) as T;
       return { result, wallMs: performance.now() - started };
@@ -73,7 +79,9 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
         if (RANK[level] >= minRank) writeLog(`[${level}] ${tag}: ${message}`);
       },
       output,
+      ...(options.stores ? { stores: options.stores } : {}),
     });
+    options.onRunner?.(runner);
     try {
       const result = await runner.call<T>(name, args);
       return { result, peakHeapCount: runner.peakHeapCount, wallMs: performance.now() - started };

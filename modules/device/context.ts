@@ -1,4 +1,5 @@
 import type { ByteLink, Platform } from "../platform/platform.js";
+import type { KeyValueStore } from "../platform/storage.js";
 
 /** What a host hands a firmware entry point: the platform, its byte links by name, user output. */
 export interface FirmwareContext {
@@ -7,6 +8,8 @@ export interface FirmwareContext {
   link(name: string): ByteLink;
   /** Text for the person running the firmware (a CLI's standard output). */
   print(text: string): void;
+  /** Durable storage, by domain (flash on the device, files on a desktop); absent on hosts without it. */
+  store?(domain: string): KeyValueStore;
 }
 
 /**

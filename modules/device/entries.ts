@@ -7,6 +7,10 @@ import { certificateLabel, parseCertificate } from "../crypto/x509.js";
 import { createSimCsr, csrToPem, objectId, SimClientCredential, ECDSA_SECP256R1_SHA256 } from "../iotsafe/index.js";
 import type { SimTransportKind } from "../sim/index.js";
 import { EntryArgumentError, type FirmwareContext, type FirmwareEntry, stringArg } from "./context.js";
+import { MemoryStore } from "../platform/storage.js";
+import { applicationSensors } from "./app-sensors.js";
+import { parseDeviceConfig } from "./config.js";
+import { Device } from "./device.js";
 import { secureEcho } from "./secure-echo.js";
 import { atDelta, openSimSession } from "./sim-session.js";
 
@@ -108,7 +112,41 @@ async function deviceBoot(args: unknown, { platform, link }: FirmwareContext): P
   }
 }
 
+/** Prefix of the lines the device entry prints: one JSON DeviceEvent each, for the host to show. */
+export const DEVICE_EVENT_PREFIX = "@device ";
+
+/**
+ * The device application (modules/device/device.ts): boot, connect, publish the sensors' readings
+ * until `messages` of them were acknowledged (or forever without it). Arguments: `config` (see
+ * config.ts), `messages`. Progress goes to print() as DEVICE_EVENT_PREFIX + JSON lines; the result
+ * is the DeviceSummary. The outbox lives in the host's storage domain "outbox".
+ */
+async function deviceMain(args: unknown, { platform, link, print, store }: FirmwareContext): Promise<unknown> {
+  const config = parseDeviceConfig((args as { config?: unknown } | null)?.config);
+  const messages = (args as { messages?: unknown } | null)?.messages;
+  if (messages !== undefined && messages !== null && (typeof messages !== "number" || !Number.isInteger(messages) || messages < 1)) {
+    throw new EntryArgumentError("messages must be a positive integer");
+  }
+  let outboxStore = store?.("outbox");
+  if (!outboxStore) {
+    platform.log("warn", "device", "this host has no durable storage: the outbox lives in RAM and a reboot loses it");
+    outboxStore = new MemoryStore();
+  }
+  const device = new Device({
+    config,
+    platform,
+    modemLink: link("modem"),
+    netLink: () => link("net"),
+    outboxStore,
+    sensors: applicationSensors(platform),
+    onEvent: (event) => print(DEVICE_EVENT_PREFIX + JSON.stringify(event) + "\n"),
+    ...(typeof messages === "number" ? { stopAfterAcknowledged: messages } : {}),
+  });
+  return device.run();
+}
+
 export const firmwareEntries: Record<string, FirmwareEntry> = {
+  device: deviceMain,
   "iotsafe-probe": iotsafeProbe,
   csr,
   "secure-echo": secureEcho,

@@ -29,6 +29,11 @@ export type XsRequest =
   | { op: "link-close"; link: string }
   | { op: "random"; count: number }
   | { op: "wall-clock" }
+  // Durable storage (modules/platform/storage.ts), answered by the host's store for `domain`.
+  | { op: "store-get"; domain: string; key: string }
+  | { op: "store-set"; domain: string; key: string; hex: string }
+  | { op: "store-delete"; domain: string; key: string }
+  | { op: "store-keys"; domain: string }
   | { op: "call-result"; callId: number; ok: true; value: unknown }
   | { op: "call-result"; callId: number; ok: false; error: SerializedError };
 
@@ -39,4 +44,6 @@ export interface XsReply {
   error?: string;
   /** With `error` on link-write: the link is closed (XS raises LinkClosedError). */
   closed?: boolean;
+  /** store-keys: the domain's keys. (store-get answers `hex`, or nothing when the key is absent.) */
+  keys?: string[];
 }

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ByteLink, LogLevel } from "../../../modules/platform/platform.js";
+import type { StoreOpener } from "../../../modules/platform/storage.js";
 import type { HostEvent, SerializedError, XsReply, XsRequest } from "./bridge-protocol.js";
 import { XsnapError, XsnapProcess } from "./xsnap-process.js";
 
@@ -28,6 +29,8 @@ export interface XsRunnerOptions {
   log?: (level: LogLevel, tag: string, message: string) => void;
   /** Text the firmware prints for the user. Default: process.stdout. */
   output?: (text: string) => void;
+  /** Durable storage the firmware reaches with context.store(domain); without it the firmware has none. */
+  stores?: StoreOpener;
 }
 
 const distDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -50,10 +53,12 @@ export class XsRunner {
   #fatal: Error | undefined;
   readonly #log: NonNullable<XsRunnerOptions["log"]>;
   readonly #output: NonNullable<XsRunnerOptions["output"]>;
+  readonly #stores: StoreOpener | undefined;
 
   private constructor(options: XsRunnerOptions) {
     this.#log = options.log ?? ((level, tag, message) => process.stderr.write(`[${level}] ${tag}: ${message}\n`));
     this.#output = options.output ?? ((text) => process.stdout.write(text));
+    this.#stores = options.stores;
     this.#process = new XsnapProcess((query) => this.#answer(query), { stdout: (text) => this.#output(text) });
     for (const [name, link] of Object.entries(options.links ?? {})) this.attachLink(name, link);
   }
@@ -186,6 +191,21 @@ export class XsRunner {
         return { hex: Buffer.from(randomFillSync(new Uint8Array(request.count))).toString("hex") };
       case "wall-clock":
         return { ms: Date.now() };
+      case "store-get":
+      case "store-set":
+      case "store-delete":
+      case "store-keys": {
+        if (!this.#stores) return { error: "this host gave the firmware no storage" };
+        const store = this.#stores(request.domain);
+        if (request.op === "store-keys") return { keys: store.keys() };
+        if (request.op === "store-delete") store.delete(request.key);
+        else if (request.op === "store-set") store.set(request.key, new Uint8Array(Buffer.from(request.hex, "hex")));
+        else {
+          const value = store.get(request.key);
+          return value ? { hex: Buffer.from(value).toString("hex") } : {};
+        }
+        return {};
+      }
       case "call-result": {
         const call = this.#calls.get(request.callId);
         this.#calls.delete(request.callId);

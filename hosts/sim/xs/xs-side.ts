@@ -6,6 +6,7 @@
 import { bytesToUtf8, fromHex, toHex, utf8ToBytes } from "../../../modules/bytes/bytes.js";
 import { ByteQueue } from "../../../modules/platform/byte-queue.js";
 import { type ByteLink, LinkClosedError, type LogLevel, type Platform, type TimerHandle } from "../../../modules/platform/platform.js";
+import { checkStorageName, checkStorageValue, type KeyValueStore } from "../../../modules/platform/storage.js";
 import type { HostEvent, HostEventBatch, SerializedError, XsReply, XsRequest } from "./bridge-protocol.js";
 
 declare function issueCommand(message: ArrayBuffer): ArrayBuffer;
@@ -95,10 +96,35 @@ export function hostLink(name: string): ByteLink {
   return link;
 }
 
+/** A storage domain on the Node host (its store answers each call synchronously). */
+function hostStore(domain: string): KeyValueStore {
+  checkStorageName(domain, "domain");
+  return {
+    get(key) {
+      checkStorageName(key);
+      const hex = request({ op: "store-get", domain, key }).hex;
+      return hex === undefined ? undefined : fromHex(hex);
+    },
+    set(key, value) {
+      checkStorageName(key);
+      checkStorageValue(key, value);
+      request({ op: "store-set", domain, key, hex: toHex(value) });
+    },
+    delete(key) {
+      checkStorageName(key);
+      request({ op: "store-delete", domain, key });
+    },
+    keys() {
+      return request({ op: "store-keys", domain }).keys ?? [];
+    },
+  };
+}
+
 export interface EntryContext {
   platform: Platform;
   link(name: string): ByteLink;
   print(text: string): void;
+  store(domain: string): KeyValueStore;
 }
 
 export type EntryPoint = (args: unknown, context: EntryContext) => Promise<unknown> | unknown;
@@ -115,7 +141,7 @@ function serializeError(error: unknown): SerializedError {
   return { name: "Error", message: String(error) };
 }
 
-const context: EntryContext = { platform: xsPlatform, link: hostLink, print };
+const context: EntryContext = { platform: xsPlatform, link: hostLink, print, store: hostStore };
 
 function runCall(callId: number, name: string, args: unknown): void {
   const fn = entries.get(name);
