@@ -75,18 +75,14 @@ export function bytesToAscii(bytes: Uint8Array, start = 0, end = bytes.length): 
   return out;
 }
 
-/** UTF-8 encoding of a string (lone surrogates become U+FFFD). */
+/**
+ * UTF-8 encoding of a string (lone surrogates become U+FFFD). Walks the string with its iterator:
+ * XS stores strings as UTF-8, where indexing a non-ASCII string by position is not constant-time.
+ */
 export function utf8ToBytes(text: string): Uint8Array {
   const out: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        i++;
-      }
-    }
+  for (const ch of text) {
+    let c = ch.codePointAt(0)!;
     if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
     if (c < 0x80) out.push(c);
     else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));

@@ -24,6 +24,9 @@ describe("bytes", () => {
     assert.equal(bytesToUtf8(utf8ToBytes(text)), text);
     assert.deepEqual(utf8ToBytes("€"), Uint8Array.of(0xe2, 0x82, 0xac));
   });
+  it("encodes a lone surrogate as U+FFFD", () => {
+    assert.deepEqual(utf8ToBytes("a\ud800b"), Uint8Array.of(0x61, 0xef, 0xbf, 0xbd, 0x62));
+  });
   it("replaces malformed UTF-8 instead of throwing or reading past the end", () => {
     assert.equal(bytesToUtf8(Uint8Array.of(0x41, 0xe2, 0x82)), "A\ufffd\ufffd");
     assert.equal(bytesToUtf8(Uint8Array.of(0xc0, 0x80)), "\ufffd\ufffd");
