@@ -21,6 +21,8 @@ export interface FirmwareRunOptions {
   /** Receives log lines (default: stderr). */
   log?: (line: string) => void;
   output?: (text: string) => void;
+  /** XS only: garbage-collect after every crank and report the live heap peak (slower). */
+  measureLiveHeap?: boolean;
   /** More byte links by name (for example "net": a TCP connection the host made). Closed afterwards. */
   links?: Record<string, ByteLink>;
   /** Durable storage for the firmware (context.store); e.g. fileStores(dir) from hosts/node/storage.ts. */
@@ -31,8 +33,10 @@ export interface FirmwareRunOptions {
 
 export interface FirmwareRunResult<T> {
   result: T;
-  /** Peak XS slot-heap count (xs engine only). */
+  /** Peak XS slot-heap count, garbage included (xs engine only). */
   peakHeapCount?: number;
+  /** With measureLiveHeap: peak live slots after GC at crank boundaries. */
+  peakLiveHeapCount?: number;
   wallMs: number;
 }
 
@@ -75,6 +79,7 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
     }
     const runner = await XsRunner.start({
       links,
+      measureLiveHeap: options.measureLiveHeap === true,
       log: (level, tag, message) => {
         if (RANK[level] >= minRank) writeLog(`[${level}] ${tag}: ${message}`);
       },
@@ -84,7 +89,12 @@ export async function runFirmware<T>(name: string, args: unknown, options: Firmw
     options.onRunner?.(runner);
     try {
       const result = await runner.call<T>(name, args);
-      return { result, peakHeapCount: runner.peakHeapCount, wallMs: performance.now() - started };
+      return {
+        result,
+        peakHeapCount: runner.peakHeapCount,
+        ...(options.measureLiveHeap ? { peakLiveHeapCount: runner.peakLiveHeapCount } : {}),
+        wallMs: performance.now() - started,
+      };
     } finally {
       await runner.close();
     }

@@ -31,6 +31,11 @@ export interface XsRunnerOptions {
   output?: (text: string) => void;
   /** Durable storage the firmware reaches with context.store(domain); without it the firmware has none. */
   stores?: StoreOpener;
+  /**
+   * After every crank, run a garbage collection and record the live slot count (the memory the
+   * firmware really holds between events). Slower; for benchmarks.
+   */
+  measureLiveHeap?: boolean;
 }
 
 const distDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -51,6 +56,8 @@ export class XsRunner {
   #flushScheduled = false;
   #nextCallId = 1;
   #fatal: Error | undefined;
+  #livePeak = 0;
+  readonly #measureLiveHeap: boolean;
   readonly #log: NonNullable<XsRunnerOptions["log"]>;
   readonly #output: NonNullable<XsRunnerOptions["output"]>;
   readonly #stores: StoreOpener | undefined;
@@ -58,6 +65,7 @@ export class XsRunner {
   private constructor(options: XsRunnerOptions) {
     this.#log = options.log ?? ((level, tag, message) => process.stderr.write(`[${level}] ${tag}: ${message}\n`));
     this.#output = options.output ?? ((text) => process.stdout.write(text));
+    this.#measureLiveHeap = options.measureLiveHeap === true;
     this.#stores = options.stores;
     this.#process = new XsnapProcess((query) => this.#answer(query), { stdout: (text) => this.#output(text) });
     for (const [name, link] of Object.entries(options.links ?? {})) this.attachLink(name, link);
@@ -74,6 +82,13 @@ export class XsRunner {
   /** Peak slot-heap count XS reported across all cranks (its own memory measure). */
   get peakHeapCount(): number {
     return this.#process.peakHeapCount;
+  }
+  /**
+   * With measureLiveHeap: the most slots alive after a garbage collection at a crank boundary.
+   * (xsnap slots are 32 bytes on 64-bit hosts; the ESP32's are 16.)
+   */
+  get peakLiveHeapCount(): number {
+    return this.#livePeak;
   }
   get cranks(): number {
     return this.#process.cranks;
@@ -133,6 +148,10 @@ export class XsRunner {
     this.#events = [];
     try {
       await this.#process.command(encoder.encode(JSON.stringify({ events })));
+      if (this.#measureLiveHeap) {
+        const { meter } = await this.#process.evaluate("gc()");
+        if (meter) this.#livePeak = Math.max(this.#livePeak, meter.currentHeapCount);
+      }
     } catch (error) {
       this.#fatal = error as Error;
       for (const t of this.#timers.values()) clearTimeout(t);
