@@ -412,14 +412,14 @@ export class Device {
     if (bootTrafficDue) this.#summary.bootTraffic = this.#traffic(s, { at: ZERO_AT, apdus: 0, apduBytes: 0 });
 
     const before = this.#snapshot(s);
-    session.onReadingAcknowledged = (entry) => {
-      this.#emit({ type: "acknowledged", id: entry.id, sensor: entry.sensor, acknowledged: this.#outbox.stats.acknowledged, outboxSize: this.#outbox.size });
-    };
     const limit = this.#options.stopAfterAcknowledged;
-    const result = await pumpOutbox(client!, session, this.#outbox, topicOf, () => {
-      if (limit !== undefined && this.#outbox.stats.acknowledged >= limit) this.stop(`${limit} readings acknowledged`);
-      return this.#stopped();
-    });
+    session.onReadingAcknowledged = (entry) => {
+      const acknowledged = this.#outbox.stats.acknowledged;
+      this.#emit({ type: "acknowledged", id: entry.id, sensor: entry.sensor, acknowledged, outboxSize: this.#outbox.size });
+      if (limit !== undefined && acknowledged >= limit) this.stop(`${limit} readings acknowledged`);
+    };
+    if (limit !== undefined && this.#outbox.stats.acknowledged >= limit) this.stop(`${limit} readings acknowledged`);
+    const result = await pumpOutbox(client!, session, this.#outbox, topicOf, () => this.#stopped());
     const spent = this.#traffic(s, before);
     for (const key of Object.keys(spent) as (keyof TrafficCount)[]) this.#telemetryTraffic[key] += spent[key];
     this.#addMqttStats(client!);

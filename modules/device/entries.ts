@@ -9,6 +9,7 @@ import type { SimTransportKind } from "../sim/index.js";
 import { EntryArgumentError, type FirmwareContext, type FirmwareEntry, stringArg } from "./context.js";
 import { MemoryStore } from "../platform/storage.js";
 import { applicationSensors } from "./app-sensors.js";
+import { boardHooksOverLink } from "./board-link.js";
 import { parseDeviceConfig } from "./config.js";
 import { Device } from "./device.js";
 import { secureEcho } from "./secure-echo.js";
@@ -118,7 +119,7 @@ export const DEVICE_EVENT_PREFIX = "@device ";
 /**
  * The device application (modules/device/device.ts): boot, connect, publish the sensors' readings
  * until `messages` of them were acknowledged (or forever without it). Arguments: `config` (see
- * config.ts), `messages`. Progress goes to print() as DEVICE_EVENT_PREFIX + JSON lines; the result
+ * config.ts), `messages`, `board` (true: the host attached a link "board", see board-link.ts). Progress goes to print() as DEVICE_EVENT_PREFIX + JSON lines; the result
  * is the DeviceSummary. The outbox lives in the host's storage domain "outbox".
  */
 async function deviceMain(args: unknown, { platform, link, print, store }: FirmwareContext): Promise<unknown> {
@@ -132,10 +133,13 @@ async function deviceMain(args: unknown, { platform, link, print, store }: Firmw
     platform.log("warn", "device", "this host has no durable storage: the outbox lives in RAM and a reboot loses it");
     outboxStore = new MemoryStore();
   }
+  // The host's "board" link (power key, reset pin) when it says it attached one.
+  const board = (args as { board?: unknown } | null)?.board === true ? boardHooksOverLink(link("board"), platform) : undefined;
   const device = new Device({
     config,
     platform,
     modemLink: link("modem"),
+    ...(board ? { board } : {}),
     netLink: () => link("net"),
     outboxStore,
     sensors: applicationSensors(platform),
