@@ -155,6 +155,7 @@ export class GenericModem implements Modem, SocketOperations {
   protected readonly sockets = new Map<number, PullSocket>();
 
   #unsubscribe: (() => void)[] = [];
+  #urcWaiters: ((line: string) => void)[] = [];
   #listeners: ((event: ModemEvent) => void)[] = [];
   #afterReset: (() => Promise<void>)[] = [];
   #registrationWaiters: (() => void)[] = [];
@@ -218,9 +219,50 @@ export class GenericModem implements Modem, SocketOperations {
     this.platform.log(level, "modem", message);
   }
 
-  /** Registers a URC handler for the modem's lifetime (removed by dispose()). */
+  /** Registers a URC handler for the modem's lifetime (removed by dispose()); waiters see the line first. */
   protected subscribe(prefix: string, handler: (line: string) => void): void {
-    this.#unsubscribe.push(this.at.onUrc(prefix, handler));
+    this.#unsubscribe.push(
+      this.at.onUrc(prefix, (line) => {
+        for (const waiter of this.#urcWaiters.slice()) waiter(line);
+        handler(line);
+      }),
+    );
+  }
+
+  /**
+   * Waits for a URC (of a subscribed prefix) that `match` accepts. Register before sending the
+   * command that provokes it: the URC can arrive in the same chunk as the command's OK.
+   */
+  protected waitForUrc<T>(match: (line: string) => T | undefined, timeoutMs: number, makeError: () => Error): { promise: Promise<T>; cancel(): void } {
+    let cancel!: () => void;
+    const promise = new Promise<T>((resolve, reject) => {
+      const finish = (): void => {
+        this.platform.clearTimer(timer);
+        this.#urcWaiters = this.#urcWaiters.filter((w) => w !== waiter);
+      };
+      const waiter = (line: string): void => {
+        let value: T | undefined;
+        try {
+          value = match(line);
+        } catch {
+          value = undefined;
+        }
+        if (value === undefined) return;
+        finish();
+        resolve(value);
+      };
+      const timer = this.platform.setTimer(() => {
+        finish();
+        reject(makeError());
+      }, timeoutMs);
+      cancel = () => {
+        finish();
+        reject(new ModemError("wait cancelled"));
+      };
+      this.#urcWaiters.push(waiter);
+    });
+    promise.catch(() => undefined);
+    return { promise, cancel };
   }
 
   /** at.send with a default timeout; the single place commands go through. */
@@ -328,7 +370,8 @@ export class GenericModem implements Modem, SocketOperations {
         const lines = (await this.query(command, prefix ? { prefix } : {})).lines;
         for (const line of lines) {
           const text = prefix && line.startsWith(prefix) ? line.slice(prefix.length) : line;
-          const iccid = /^\s*"?([0-9]{18,21}[0-9Ff]?)"?(?:,.*)?$/.exec(text)?.[1];
+          // Bare, quoted, or behind a vendor prefix the table did not name ("+CCID: 89...").
+          const iccid = /^\s*(?:[+%#^][A-Z]+:\s*)?"?([0-9]{18,21}[0-9Ff]?)"?(?:,.*)?$/.exec(text)?.[1];
           if (iccid) return iccid.toUpperCase();
         }
         lastError = new ModemResponseError(`${command} answered no ICCID`);

@@ -13,6 +13,7 @@
 import type { AtEngine, AtEngineOptions } from "../at/index.js";
 import type { Platform } from "../platform/platform.js";
 import { QuectelBg95Modem } from "./dialects/quectel-bg95.js";
+import { SimcomSim7080Modem, type SimcomOptions } from "./dialects/simcom-sim7080.js";
 import { UnknownModemDialectError } from "./errors.js";
 import { GenericModem, type ModemOptions } from "./generic.js";
 import { type Modem, MODEM_DIALECT_NAMES, type ModemDialectName } from "./types.js";
@@ -22,6 +23,7 @@ export * from "./types.js";
 export { dataTimeoutMs, type DialectProfile, GENERIC_PROFILE, GenericModem, type ModemOptions, type RecoveryOptions } from "./generic.js";
 export { PullSocket, type ReceiveResult, type SocketOperations } from "./socket.js";
 export { QUECTEL_BG95_PROFILE, QuectelBg95Modem } from "./dialects/quectel-bg95.js";
+export { SIMCOM_SIM7080_PROFILE, SimcomSim7080Modem, type SimcomOptions } from "./dialects/simcom-sim7080.js";
 
 export function isModemDialectName(name: string): name is ModemDialectName {
   return (MODEM_DIALECT_NAMES as readonly string[]).includes(name);
@@ -36,13 +38,18 @@ export function atEngineOptions(dialect: ModemDialectName, base: AtEngineOptions
   return { ...base };
 }
 
+/** Options of every driver, plus the dialect-specific ones (ignored by the other dialects). */
+export type CreateModemOptions = ModemOptions & SimcomOptions;
+
 /** The driver for `dialect` on an AtEngine already connected to the modem. */
-export function createModem(dialect: string, at: AtEngine, platform: Platform, options: ModemOptions = {}): Modem {
+export function createModem(dialect: string, at: AtEngine, platform: Platform, options: CreateModemOptions = {}): Modem {
   switch (dialect) {
     case "generic":
       return new GenericModem(at, platform, options);
     case "quectel-bg95":
       return new QuectelBg95Modem(at, platform, options);
+    case "simcom-sim7080":
+      return new SimcomSim7080Modem(at, platform, options);
     default:
       throw new UnknownModemDialectError(`unknown modem dialect ${JSON.stringify(dialect)}; known: ${MODEM_DIALECT_NAMES.join(", ")}`);
   }

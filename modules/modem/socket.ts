@@ -138,7 +138,10 @@ export class PullSocket implements ModemSocket {
         } catch (error) {
           if (this.#failure) throw this.#failure;
           if (this.state === "closed") return null;
-          throw error instanceof SocketError ? error : new SocketReceiveError(`socket ${this.id}: read failed: ${(error as Error).message}`, this.id, { cause: error });
+          // Bytes may be missing from the stream now: nothing read later can be trusted.
+          const failure = error instanceof SocketError ? error : new SocketReceiveError(`socket ${this.id}: read failed, the byte stream is broken: ${(error as Error).message}`, this.id, { cause: error });
+          this.#failure = failure;
+          throw failure;
         }
         if (this.#failure) throw this.#failure;
         if (result.data.length > 0) {

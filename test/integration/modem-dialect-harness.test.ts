@@ -23,6 +23,7 @@ import { createAtCardAccess } from "../../modules/sim/index.js";
 import type { TlsTransport } from "../../modules/tls/transport.js";
 import { connectTcpLink } from "../../hosts/node/links.js";
 import { nodePlatform } from "../../hosts/node/platform.js";
+import type { RawModemClient } from "./modem-test-client.js";
 import { DEFAULT_IDENTITY, type RunningVirtualModem, type StartVirtualModemOptions, startVirtualModem } from "../../hosts/sim/modem/index.js";
 
 export interface DialectCase {
@@ -71,6 +72,20 @@ export async function tcpServer(handle: (socket: Socket) => void): Promise<{ ser
         server.close(() => resolve());
       }),
   };
+}
+
+/** A server whose first accepted socket the test drives. */
+export async function peerServer(): Promise<Awaited<ReturnType<typeof tcpServer>> & { accepted: Promise<Socket> }> {
+  let resolvePeer!: (socket: Socket) => void;
+  const accepted = new Promise<Socket>((resolve) => (resolvePeer = resolve));
+  const server = await tcpServer((socket) => resolvePeer(socket));
+  return { ...server, accepted };
+}
+
+/** Sends `command` and expects exactly `answer` next (also when the answer holds fake result codes). */
+export async function exchange(client: RawModemClient, command: string, answer: string, lineEnding = "\r"): Promise<void> {
+  client.send(command + lineEnding);
+  assert.equal(await client.readUntil(answer), answer, command);
 }
 
 export function echoServer(): ReturnType<typeof tcpServer> {
@@ -283,11 +298,25 @@ export function dialectSuite(c: DialectCase): void {
       const socket = await r.modem.openTcp("127.0.0.1", echo.port);
       await socket.write(trickyPayload(200));
       await new Promise((resolve) => setTimeout(resolve, 200));
-      r.running.linkModel!.inject(`drop:on=${c.readCommand},bytes=40,offset=12`);
+      // 30 bytes in is past every dialect's read header: the payload comes up short.
+      r.running.linkModel!.inject(`drop:on=${c.readCommand},bytes=40,offset=30`);
       const started = Date.now();
       await assert.rejects(readExactly(socket, 200), (error: Error) => error instanceof SocketReceiveError || error instanceof AtTimeoutError);
       assert.ok(Date.now() - started < 15000);
       assert.ok(r.at.counters.timeouts >= 1 && r.at.counters.resyncs >= 1);
+      assert.deepEqual((await r.modem.signalQuality()).rssi, 20);
+      await assert.rejects(socket.read(10), SocketReceiveError, "the broken stream stays broken");
+      await socket.close();
+    });
+
+    it("keeps the modem usable when the drop hits a read header, and a read timeout ends the wait", async function () {
+      await r.modem.attach({ apn: "iot.test", registrationTimeoutMs: 5000 });
+      const socket = await r.modem.openTcp("127.0.0.1", echo.port, { readTimeoutMs: 3000 });
+      await socket.write(trickyPayload(200));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A corrupted length header can go unnoticed by the modem layer (TLS notices); nothing hangs.
+      r.running.linkModel!.inject(`drop:on=${c.readCommand},bytes=6,offset=4`);
+      await assert.rejects(readExactly(socket, 200), (error: Error) => error instanceof SocketReceiveError || error instanceof AtTimeoutError || /ended/.test(error.message));
       assert.deepEqual((await r.modem.signalQuality()).rssi, 20);
       await socket.close();
     });

@@ -8,15 +8,7 @@ import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { type RunningVirtualModem, startVirtualModem } from "../../hosts/sim/modem/index.js";
 import { RawModemClient } from "./modem-test-client.js";
-import { tcpServer } from "./modem-dialect-harness.test.js";
-
-/** A peer server whose accepted socket the test drives. */
-async function peerServer() {
-  let resolvePeer!: (socket: Socket) => void;
-  const accepted = new Promise<Socket>((resolve) => (resolvePeer = resolve));
-  const server = await tcpServer((socket) => resolvePeer(socket));
-  return { ...server, accepted };
-}
+import { exchange as exchangeWith, peerServer } from "./modem-dialect-harness.test.js";
 
 describe("quectel-bg95 virtual modem: wire format of modems.md §2.1, byte for byte", function () {
   this.timeout(20000);
@@ -51,11 +43,7 @@ describe("quectel-bg95 virtual modem: wire format of modems.md §2.1, byte for b
     return peer.accepted;
   }
 
-  /** Sends a command and expects exactly `answer` back (also when the answer holds fake final result codes). */
-  async function exchange(command: string, answer: string): Promise<void> {
-    client.send(command + "\r");
-    assert.equal(await client.readUntil(answer), answer);
-  }
+  const exchange = (command: string, answer: string): Promise<void> => exchangeWith(client, command, answer);
 
   it("AT+QIOPEN answers OK, then +QIOPEN: <id>,0 once connected; AT+QISTATE shows state 2", async function () {
     await activate();

@@ -6,7 +6,7 @@
  * reply at all (so a test sees the driver's timeout), and are recorded in `unanswered`.
  */
 import { AtEngine, type AtEngineOptions } from "../../../modules/at/engine.js";
-import { createModem, type Modem, type ModemOptions } from "../../../modules/modem/index.js";
+import { createModem, type CreateModemOptions, type Modem } from "../../../modules/modem/index.js";
 import { memoryLinkPair, type MemoryLink } from "../../../modules/platform/memory-link.js";
 import { ManualPlatform } from "../../lib/portable/manual-platform.js";
 
@@ -155,7 +155,7 @@ export interface DriverRig {
 }
 
 /** A driver of `dialect` over an in-memory link to a ScriptModem, on a ManualPlatform. */
-export function driverRig(dialect: string, options: ModemOptions = {}, atOptions: AtEngineOptions = {}): DriverRig {
+export function driverRig(dialect: string, options: CreateModemOptions = {}, atOptions: AtEngineOptions = {}): DriverRig {
   const platform = new ManualPlatform();
   const [driverEnd, modemEnd] = memoryLinkPair();
   const script = new ScriptModem(modemEnd);

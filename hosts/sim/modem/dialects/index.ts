@@ -1,8 +1,9 @@
 // The vendor dialects of the virtual modem, registered by ../dialects.ts under these names.
 import type { ModemDialect } from "../dialects.js";
 import { quectelBg95Dialect } from "./quectel-bg95.js";
+import { simcomSim7080Dialect } from "./simcom-sim7080.js";
 
-export const vendorDialects: readonly ModemDialect[] = [quectelBg95Dialect];
+export const vendorDialects: readonly ModemDialect[] = [quectelBg95Dialect, simcomSim7080Dialect];
 
-export { quectelBg95Dialect };
+export { quectelBg95Dialect, simcomSim7080Dialect };
 export { isLoopbackAddress, type VirtualConnection, VirtualConnectError, type VirtualTcpStack } from "./network.js";
