@@ -118,6 +118,9 @@ interface Stack {
   trustAnchors: (Uint8Array | string)[] | undefined;
 }
 
+/** Last-resort limit on one run of the modem's recovery ladder (its own steps are bounded already). */
+const RECOVERY_WATCHDOG_MS = 600000;
+
 /** Before this the device's clock has not been set (2024-01-01). */
 const CLOCK_SANITY_MS = 1704067200000;
 
@@ -463,25 +466,32 @@ export class Device {
 
   async #recover(reason: string): Promise<void> {
     const s = this.#stack;
-    if (!s || !s.initialised) {
-      // Nothing to recover yet: the next attempt boots the modem from the start.
-      this.#disposeStack();
-      return;
+    if (s && s.initialised) {
+      const started = this.#platform.now();
+      try {
+        // The ladder is bounded by its own rounds and every AT command's timeout; the watchdog is a last resort.
+        const step = await this.#untilStopped(
+          withTimeout(this.#platform, s.modem.recover(reason), RECOVERY_WATCHDOG_MS, () => new TimeoutError(`the recovery ladder took more than ${RECOVERY_WATCHDOG_MS} ms`)),
+        );
+        if (step === undefined) return;
+        this.#summary.recoveries[step] = (this.#summary.recoveries[step] ?? 0) + 1;
+        this.#emit({ type: "recovered", step, ms: Math.round(this.#platform.now() - started) });
+        return;
+      } catch (error) {
+        this.#summary.recoveries["failed"] = (this.#summary.recoveries["failed"] ?? 0) + 1;
+        this.#emit({ type: "recovery-failed", error: describe(error) });
+      }
     }
-    const started = this.#platform.now();
-    try {
-      const step = await this.#untilStopped(
-        withTimeout(this.#platform, s.modem.recover(reason), this.#config.phaseTimeoutMs, () => new TimeoutError(`recovery took more than ${this.#config.phaseTimeoutMs} ms`)),
+    // The ladder failed, or the modem never got through init: boot it from scratch — the reset
+    // pin where the board has one, else a power cycle (the next bring-up presses the power key).
+    this.#disposeStack();
+    const board = this.#options.board;
+    const limit = this.#config.phaseTimeoutMs;
+    const pulse = board?.hardReset ? board.hardReset() : board?.powerOff ? board.powerOff() : undefined;
+    if (pulse) {
+      await this.#untilStopped(withTimeout(this.#platform, pulse, limit, () => new TimeoutError(`the board's reset took more than ${limit} ms`))).catch((error: unknown) =>
+        this.#platform.log("warn", "device", `board reset failed: ${describe(error)}`),
       );
-      if (step === undefined) return;
-      this.#summary.recoveries[step] = (this.#summary.recoveries[step] ?? 0) + 1;
-      this.#emit({ type: "recovered", step, ms: Math.round(this.#platform.now() - started) });
-    } catch (error) {
-      this.#summary.recoveries["failed"] = (this.#summary.recoveries["failed"] ?? 0) + 1;
-      this.#emit({ type: "recovery-failed", error: describe(error) });
-      // Start over: power-cycle (where the board can), init, attach, reopen the applet.
-      this.#disposeStack();
-      await this.#options.board?.powerOff?.().catch(ignore);
     }
   }
 

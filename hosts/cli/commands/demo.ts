@@ -92,6 +92,7 @@ export async function prepareDemoState(dir: string, cn: string): Promise<DemoSta
 /** The host end of the firmware's "board" link (modules/device/board-link.ts): the virtual modem's buttons. */
 export function serveBoardLink(link: ByteLink, modem: RunningVirtualModem, say: (text: string) => void): void {
   let buffered = "";
+  let poweredOff = false;
   link.onReadable = () => {
     buffered += bytesToAscii(link.read() ?? new Uint8Array(0));
     for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
@@ -110,8 +111,20 @@ export function serveBoardLink(link: ByteLink, modem: RunningVirtualModem, say: 
           () => answer("ok"),
           (error: unknown) => answer(`error ${(error as Error).message}`),
         );
-      } else if (request === "power-on" || request === "power-off") {
-        answer("ok"); // the virtual modem is powered while it runs
+      } else if (request === "power-off") {
+        poweredOff = true;
+        answer("ok");
+      } else if (request === "power-on") {
+        // The virtual modem cannot be switched off; a power cycle restarts it like the reset pin.
+        if (!poweredOff) answer("ok");
+        else {
+          poweredOff = false;
+          say(`[board]  power cycled: the virtual modem restarts`);
+          modem.hardReset().then(
+            () => answer("ok"),
+            (error: unknown) => answer(`error ${(error as Error).message}`),
+          );
+        }
       } else answer(`error unknown request ${JSON.stringify(request)}`);
     }
     if (buffered.length > 200) buffered = "";
