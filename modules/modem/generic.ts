@@ -116,6 +116,11 @@ export interface ModemOptions {
   bootSettleMs?: number;
   /** How long a (re)boot may take before the modem answers AT; default the family's. */
   bootTimeoutMs?: number;
+  /**
+   * Every this many ms, check that the modem still answers and kept its settings (a watchdog
+   * for resets nobody announces). Default 30000 for families without a boot URC, else 0 (off).
+   */
+  healthCheckMs?: number;
   timeouts?: {
     /** Ordinary commands (default 5000 ms). */
     commandMs?: number;
@@ -170,6 +175,7 @@ export class GenericModem implements Modem, SocketOperations {
   #inAfterReset = false;
   #bootWaiters: (() => void)[] = [];
   #bootTimer: TimerHandle | undefined;
+  #healthTimer: TimerHandle | undefined;
   #disposed = false;
 
   constructor(
@@ -296,6 +302,18 @@ export class GenericModem implements Modem, SocketOperations {
     await this.command("AT+CMEE=1");
     await this.afterInit();
     await this.waitForSim(options);
+    this.#armHealthCheck();
+  }
+
+  #armHealthCheck(): void {
+    const interval = this.options.healthCheckMs ?? (this.profile.bootUrcs.length === 0 ? 30000 : 0);
+    if (interval <= 0 || this.#disposed || this.#healthTimer !== undefined) return;
+    this.#healthTimer = this.platform.setTimer(() => {
+      this.#healthTimer = undefined;
+      if (this.#disposed) return;
+      const check = this.#recovery ? Promise.resolve() : this.#checkConfigured().catch((error: unknown) => void this.#noteFailure(error));
+      void check.then(() => this.#armHealthCheck());
+    }, interval);
   }
 
   /** Dialect hook after ATE0/CMEE and before the SIM check (e.g. power the UICC on). */
@@ -605,8 +623,8 @@ export class GenericModem implements Modem, SocketOperations {
     try {
       return await run();
     } catch (error) {
-      if (error instanceof AtCommandError && !this.#recovery) {
-        // Refused: is it because the modem rebooted (settings back to defaults)?
+      if ((error instanceof AtCommandError || error instanceof AtTimeoutError) && !this.#recovery) {
+        // Refused or unanswered: is it because the modem rebooted (settings back to defaults)?
         await this.#checkConfigured().catch(() => undefined);
       }
       throw this.#noteFailure(error);
@@ -623,12 +641,16 @@ export class GenericModem implements Modem, SocketOperations {
     if (this.#attachOptions && this.#autoRecover()) this.#recoverInBackground(reason, "reactivate");
   }
 
-  /** The modem rebooted (boot URC, lost settings, or a reset we made): every socket is lost. */
-  protected modemRebooted(reason: string): void {
+  /**
+   * The modem rebooted (boot URC, lost settings, or a reset we made): every socket is lost. When
+   * noticed outside a recovery (settings found lost), re-initialise on our own.
+   */
+  protected modemRebooted(reason: string, recoverNow = false): void {
     this.log("warn", `modem reset: ${reason}`);
     this.#resetPending = true;
     for (const socket of [...this.sockets.values()]) socket.notifyLost("lost");
     this.emit({ type: "reset", reason });
+    if (recoverNow && this.#initOptions && this.#autoRecover() && !this.#recovery && !this.#expectingBoot) this.#recoverInBackground(reason, "reinit");
   }
 
   #onBootUrc(line: string): void {
@@ -668,7 +690,7 @@ export class GenericModem implements Modem, SocketOperations {
     const { lines } = await this.command("AT+CMEE?", { prefix: "+CMEE:" });
     const mode = firstValue(lines, "+CMEE:");
     if (mode !== "1") {
-      this.modemRebooted(`AT+CMEE is ${mode === "" ? "unset" : mode}: the modem lost its settings`);
+      this.modemRebooted(`AT+CMEE is ${mode === "" ? "unset" : mode}: the modem lost its settings`, true);
       throw new ModemError("the modem lost its settings (it rebooted)");
     }
   }
@@ -846,6 +868,8 @@ export class GenericModem implements Modem, SocketOperations {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     if (this.#bootTimer !== undefined) this.platform.clearTimer(this.#bootTimer);
+    if (this.#healthTimer !== undefined) this.platform.clearTimer(this.#healthTimer);
+    this.#healthTimer = undefined;
     for (const socket of [...this.sockets.values()]) socket.notifyLost("lost");
     const waiters = [...this.#registrationWaiters, ...this.#bootWaiters];
     this.#registrationWaiters = [];
