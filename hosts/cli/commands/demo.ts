@@ -249,7 +249,7 @@ registerCommand("demo", {
           break;
         case "acknowledged":
           acknowledged = event.acknowledged;
-          say(`[device] reading #${event.id} acknowledged (PUBACK), deleted from the outbox — ${event.acknowledged}${messages ? ` of ${messages}` : ""} this run, ${event.outboxSize} waiting`);
+          say(`[device] reading #${event.id} acknowledged (PUBACK), deleted from the outbox — ${event.acknowledged} this run, ${event.outboxSize} waiting`);
           break;
         case "dropped":
           say(`[device] outbox full: the oldest reading dropped (${event.total} dropped in all)`);
