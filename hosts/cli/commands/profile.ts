@@ -5,7 +5,8 @@ import { parseArgs } from "node:util";
 import { toHex } from "../../../modules/bytes/bytes.js";
 import { createDevCa, loadDevCaFiles, writeDevCa } from "../../sim/pki/dev-ca.js";
 import { emptyProfile, loadProfile, saveProfile, type SimProfile } from "../../sim/card/profile.js";
-import { importObjects, newDeviceProfile } from "../../sim/card/profile-tools.js";
+import { importObjects, newBootstrapProfile, newDeviceProfile } from "../../sim/card/profile-tools.js";
+import { derFromPemOrDer } from "../../sim/pki/pem.js";
 import { registerCommand } from "../registry.js";
 
 const USAGE = `usage:
@@ -13,6 +14,13 @@ const USAGE = `usage:
       a device profile: key pair generated inside the virtual SIM (private key 01), client
       certificate signed by the CA in file 02, the CA certificate in file 03, writable
       containers 04 (key pair) and 05 (public key)
+  iotsafe profile new --bootstrap --out P.json --ca-cert CLAIM-CA.pem --ca-key CLAIM-CA.key
+      [--cn CLAIM-NAME] [--server-ca CA.pem] [--operational-ca CA.pem] [--iccid DIGITS] [--force]
+      a SIM for touchless provisioning, holding only a bootstrap credential: claim key 01
+      generated inside the virtual SIM with its certificate from the claim CA in file 02
+      (CN default iotsafe-claim), the server's trust anchor in file 03 (default the claim CA),
+      the operational CA in file 08 (if given), and empty writable key-pair containers 06
+      and 07 for the operational key; a random ICCID unless --iccid
   iotsafe profile import --profile P.json [--private-key ID=key.pem]... [--file ID=cert.pem|der]...
       [--writable-private ID]... [--writable-public ID]...
       adds existing objects (IDs in hex); creates P.json if it does not exist
@@ -57,11 +65,24 @@ function idAndPath(entries: string[] | undefined, option: string): { id: string;
 async function profileNew(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { out: { type: "string" }, "ca-cert": { type: "string" }, "ca-key": { type: "string" }, cn: { type: "string" }, days: { type: "string" }, force: { type: "boolean" } },
+    options: {
+      out: { type: "string" },
+      "ca-cert": { type: "string" },
+      "ca-key": { type: "string" },
+      cn: { type: "string" },
+      days: { type: "string" },
+      force: { type: "boolean" },
+      bootstrap: { type: "boolean" },
+      "server-ca": { type: "string" },
+      "operational-ca": { type: "string" },
+      iccid: { type: "string" },
+    },
     strict: true,
     allowPositionals: false,
   });
   const out = required(values, "out");
+  if (values.bootstrap) return profileNewBootstrap(values, out);
+  for (const option of ["server-ca", "operational-ca", "iccid"] as const) if (values[option] !== undefined) throw new UsageError(`--${option} goes with --bootstrap`);
   const cn = required(values, "cn");
   if (existsSync(out) && !values.force) throw new Error(`${out} exists and holds keys; use --force to replace it`);
   const ca = loadDevCaFiles(required(values, "ca-cert"), required(values, "ca-key"));
@@ -74,6 +95,46 @@ async function profileNew(args: string[]): Promise<number> {
       `  file 02: client certificate ${certificate.subject.replace(/\n/g, ", ")}, serial ${certificate.serialNumber}, valid to ${certificate.validTo}\n` +
       `  file 03: CA certificate ${new X509Certificate(ca.certificateDer).subject.replace(/\n/g, ", ")}\n` +
       `  04: writable key-pair container, 05: writable public-key container\n`,
+  );
+  return 0;
+}
+
+/** One certificate (PEM or DER file) as DER. */
+function certificateFile(path: string, option: string): Uint8Array {
+  let der: Uint8Array;
+  try {
+    der = derFromPemOrDer(new Uint8Array(readFileSync(path)));
+    new X509Certificate(der);
+  } catch (error) {
+    throw new UsageError(`--${option}: ${path} is not a certificate (${(error as Error).message})`);
+  }
+  return der;
+}
+
+async function profileNewBootstrap(values: Record<string, string | boolean | undefined>, out: string): Promise<number> {
+  if (existsSync(out) && !values.force) throw new Error(`${out} exists and holds keys; use --force to replace it`);
+  const claimCa = loadDevCaFiles(required(values, "ca-cert"), required(values, "ca-key"));
+  const iccid = typeof values.iccid === "string" ? values.iccid : undefined;
+  if (iccid !== undefined && !/^\d{18,20}$/.test(iccid)) throw new UsageError(`--iccid must be 18..20 digits, got ${JSON.stringify(iccid)}`);
+  const serverCa = typeof values["server-ca"] === "string" ? certificateFile(values["server-ca"], "server-ca") : undefined;
+  const operationalCa = typeof values["operational-ca"] === "string" ? certificateFile(values["operational-ca"], "operational-ca") : undefined;
+  const sim = await newBootstrapProfile(claimCa, {
+    claimCn: typeof values.cn === "string" ? values.cn : "iotsafe-claim",
+    days: days(values),
+    ...(serverCa ? { serverCaDer: serverCa } : {}),
+    ...(operationalCa ? { operationalCaDer: operationalCa } : {}),
+    ...(iccid ? { iccid } : {}),
+  });
+  saveProfile(out, sim.profile);
+  const claim = new X509Certificate(sim.claimCertificateDer);
+  const subject = (der: Uint8Array) => new X509Certificate(der).subject.replace(/\n/g, ", ");
+  process.stdout.write(
+    `wrote ${out} (bootstrap SIM, ICCID ${sim.iccid})\n` +
+      `  private key 01: claim key generated in the virtual SIM, public key ${toHex(sim.claimPublicKey)}\n` +
+      `  file 02: claim certificate ${claim.subject.replace(/\n/g, ", ")}, issued by ${claim.issuer.replace(/\n/g, ", ")}, valid to ${claim.validTo}\n` +
+      `  file 03: server trust anchor ${subject(serverCa ?? claimCa.certificateDer)}\n` +
+      (operationalCa ? `  file 08: operational CA ${subject(operationalCa)}\n` : `  file 08: none (give --operational-ca, or configure the device's certificate trust anchors)\n`) +
+      `  06, 07: empty writable key-pair containers for the operational key (no operational certificate yet)\n`,
   );
   return 0;
 }

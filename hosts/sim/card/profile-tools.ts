@@ -3,7 +3,7 @@
  * card (GENERATE KEY PAIR, as touchless provisioning does on a real SIM) with a certificate from the
  * development CA; and importing existing keys and files into a profile.
  */
-import { X509Certificate, createPrivateKey } from "node:crypto";
+import { X509Certificate, createPrivateKey, randomBytes } from "node:crypto";
 import { fromHex, toHex } from "../../../modules/bytes/bytes.js";
 import { type DevCa, issueClientCertificate } from "../pki/dev-ca.js";
 import { derFromPemOrDer } from "../pki/pem.js";
@@ -116,4 +116,77 @@ export function importObjects(profile: SimProfile, request: ImportRequest): SimP
     upsert(out, { kind: "public-key", id: normalisedId(text, "--writable-public"), access: { read: true, update: true } });
   }
   return validateProfile(out);
+}
+
+/** Operational key containers of a bootstrap profile (touchless provisioning fills them). */
+export const OPERATIONAL_KEY_IDS = ["06", "07"] as const;
+/** File of a bootstrap profile holding the operational CA, the anchor the device checks issued certificates against. */
+export const OPERATIONAL_CA_FILE_ID = "08";
+
+export interface BootstrapProfile {
+  profile: SimProfile;
+  /** DER of the claim certificate in file 02. */
+  claimCertificateDer: Uint8Array;
+  /** The claim key's public point (key 01, generated in the card). */
+  claimPublicKey: Uint8Array;
+  iccid: string;
+}
+
+/** The Luhn check digit of a digit string (ICCIDs end with one, ITU-T E.118). */
+export function luhnDigit(digits: string): string {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 0) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return String((10 - (sum % 10)) % 10);
+}
+
+/** A random 19-digit ICCID (89 telecom, country 882 "international", issuer 99, serial), with its check digit. */
+export function randomIccid(): string {
+  const serial = Array.from(randomBytes(11), (b) => String(b % 10)).join("");
+  const body = `8988299${serial}`;
+  return body + luhnDigit(body);
+}
+
+/**
+ * A SIM as vendors ship it for touchless provisioning: a claim (bootstrap) key generated inside the
+ * card in 01 with its certificate from `claimCa` in 02, the server's trust anchor in 03, the
+ * operational CA (if given) in 08, and the empty, writable key-pair containers 06 and 07 the device
+ * generates its operational key in. No operational certificate: the device gets it from the cloud.
+ */
+export async function newBootstrapProfile(
+  claimCa: DevCa,
+  options: { claimCn: string; serverCaDer?: Uint8Array; operationalCaDer?: Uint8Array; iccid?: string; days?: number; now?: number; description?: string },
+): Promise<BootstrapProfile> {
+  const iccid = options.iccid ?? randomIccid();
+  if (!/^\d{18,20}$/.test(iccid)) throw new ProfileError(`ICCID ${JSON.stringify(iccid)} must be 18..20 digits`);
+  const skeleton = standardProfileSkeleton(options.description ?? `bootstrap SIM ${iccid} (claim ${options.claimCn}): operational key and certificate come from touchless provisioning`);
+  skeleton.iccid = iccid;
+  skeleton.objects.find((o) => o.kind === "private-key" && o.id === "01")!.label = "claim-key";
+  skeleton.objects.find((o) => o.kind === "file" && o.id === "02")!.label = "claim-certificate";
+  for (const [i, id] of OPERATIONAL_KEY_IDS.entries()) {
+    skeleton.objects.push({ kind: "private-key", id, label: `operational-key-${"ab"[i]}`, access: { read: true, update: true }, usage: "general", functions: ["signature", "key-generation"] });
+  }
+  let latest: SimProfile | undefined;
+  const card = new IotSafeCard(skeleton, { persist: (p) => (latest = p) });
+  await exchange(card, Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x07, ...fromHex(IOTSAFE_AIDS.gsma)]), "SELECT");
+  const generated = parseCommandTlvs(await exchange(card, Uint8Array.of(0x80, 0xb9, 0x00, 0x00, 0x03, 0x84, 0x01, 0x01), "GENERATE KEY PAIR"));
+  const wrapper = generated.find((t) => t.tag === 0x34);
+  const template = wrapper && parseCommandTlvs(wrapper.value).find((t) => t.tag === 0x49);
+  const point = template && parseCommandTlvs(template.value).find((t) => t.tag === 0x86)?.value;
+  if (!point || point.length !== 65 || !latest) throw new ProfileError("GENERATE KEY PAIR gave no public key");
+  const claimCertificateDer = issueClientCertificate(claimCa, { cn: options.claimCn, publicKey: point, days: options.days ?? 3650, now: options.now });
+
+  const profile = latest as SimProfile;
+  const byId = (kind: ProfileObject["kind"], id: string) => profile.objects.find((o) => o.kind === kind && o.id === id)!;
+  byId("file", "02").contents = toHex(claimCertificateDer);
+  byId("file", "03").contents = toHex(options.serverCaDer ?? claimCa.certificateDer);
+  byId("private-key", "01").access = { read: true, update: false };
+  if (options.operationalCaDer) profile.objects.push({ kind: "file", id: OPERATIONAL_CA_FILE_ID, label: "operational-ca", usage: "certificate", contents: toHex(options.operationalCaDer) });
+  return { profile: validateProfile(profile), claimCertificateDer, claimPublicKey: new Uint8Array(point), iccid };
 }

@@ -15,11 +15,20 @@ export class VirtualCloudError extends Error {
   override name = "VirtualCloudError";
 }
 
+/** The TLS identity of a connection: the CN and the whole certificate the client presented. */
+export interface CloudPeer {
+  identity: string;
+  /** DER of the client certificate (to tell which CA issued it, or which certificate it is). */
+  certificateDer: Uint8Array;
+}
+
 /** A connected device. */
 export interface CloudClient {
   clientId: string;
   /** The CN of the device's certificate. */
   identity: string;
+  /** DER of the device's certificate. */
+  certificateDer: Uint8Array;
   remoteAddress: string;
   /** The MQTT user name, if the device sent one (the certificate is what identifies it). */
   username: string | undefined;
@@ -49,7 +58,7 @@ export interface CloudRefusal {
 }
 
 /** Decides whether the device with `identity` (its CN) may use `topic` (a topic name, or a filter for subscriptions). */
-export type TopicRule = (identity: string, topic: string) => boolean;
+export type TopicRule = (identity: string, topic: string, peer: CloudPeer) => boolean;
 
 /** The default rule: the topic has a level equal to the device's CN, e.g. devices/{CN}/telemetry. */
 export const topicNamesIdentity: TopicRule = (identity, topic) => identity.length > 0 && topic.split("/").includes(identity);
@@ -75,6 +84,13 @@ export interface VirtualCloudOptions {
   authorizePublish?: TopicRule;
   /** Who may subscribe to what. Default topicNamesIdentity. */
   authorizeSubscribe?: TopicRule;
+  /** Refuses an MQTT CONNECT (return code 5) by giving a reason; default: every certificate the TLS layer accepted may connect. */
+  authorizeConnect?: (peer: CloudPeer) => string | undefined;
+  /**
+   * Who may publish to topics starting with "$" other than "$SYS" (service APIs such as AWS's
+   * "$aws/..."); default: nobody. Answers on such topics go out with publishTo().
+   */
+  authorizeReservedPublish?: TopicRule;
   /** Messages kept in `messages` (oldest dropped first). Default 1000. */
   maxMessages?: number;
   /** One line per event (connections, messages, refusals). Default: silent. */
@@ -102,6 +118,11 @@ export interface VirtualCloud {
   waitForRefusal(predicate?: (refusal: CloudRefusal) => boolean, timeoutMs?: number): Promise<CloudRefusal>;
   /** Publishes from the cloud to the devices (commands, configuration). */
   publish(topic: string, payload: Uint8Array | string, options?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
+  /**
+   * Publishes to one connected client only, if it subscribed to a filter matching `topic` (how a
+   * request/response API answers on the connection that asked); resolves false when it did not.
+   */
+  publishTo(clientId: string, topic: string, payload: Uint8Array | string, options?: { qos?: 0 | 1 }): Promise<boolean>;
   /** Stops listening, disconnects every device, stops the broker. */
   close(): Promise<void>;
 }
@@ -126,13 +147,25 @@ function peerAddress(socket: { remoteAddress?: string | undefined; remotePort?: 
   return socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort ?? "?"}` : "unknown";
 }
 
-/** The CN of the certificate a TLS client presented, or an explanation of why there is none. */
-function commonName(socket: TLSSocket): { cn: string } | { problem: string } {
+/** The CN (and DER) of the certificate a TLS client presented, or an explanation of why there is none. */
+function commonName(socket: TLSSocket): { cn: string; der: Uint8Array } | { problem: string } {
   const certificate = socket.getPeerCertificate();
   const cn = certificate?.subject?.CN as string | string[] | undefined;
   if (cn === undefined || cn === "") return { problem: "the client certificate has no CN" };
   if (Array.isArray(cn)) return { problem: `the client certificate has ${cn.length} CNs` };
-  return { cn };
+  return { cn, der: new Uint8Array(certificate.raw) };
+}
+
+/** Whether an MQTT topic filter matches a topic name (MQTT 3.1.1 §4.7). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  if (topic.startsWith("$") && (f[0] === "#" || f[0] === "+")) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
 }
 
 export async function startVirtualCloud(options: VirtualCloudOptions): Promise<VirtualCloud> {
@@ -158,7 +191,7 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
   const messages: CloudMessage[] = [];
   const refusals: CloudRefusal[] = [];
   const connected = new Map<Client, CloudClient>();
-  const identities = new WeakMap<object, { cn: string } | { problem: string }>();
+  const identities = new WeakMap<object, { cn: string; der: Uint8Array } | { problem: string }>();
   const sockets = new Set<TLSSocket>();
 
   const refuse = (refusal: Omit<CloudRefusal, "at">): void => {
@@ -173,6 +206,10 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
     const found = identities.get(client.conn);
     return found && "cn" in found ? found.cn : undefined;
   };
+  const peerOf = (client: Client): CloudPeer => {
+    const found = identities.get(client.conn);
+    return found && "cn" in found ? { identity: found.cn, certificateDer: found.der } : { identity: "", certificateDer: new Uint8Array(0) };
+  };
 
   const broker = await Aedes.createBroker({
     authenticate(client, username, _password, done) {
@@ -184,7 +221,13 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
         done(error, false);
         return;
       }
-      const info: CloudClient = { clientId: client.id, identity: found.cn, remoteAddress: peerAddress(client.conn as TLSSocket), username: username ?? undefined, connectedAt: Date.now() };
+      const refusal = options.authorizeConnect?.({ identity: found.cn, certificateDer: found.der });
+      if (refusal !== undefined) {
+        refuse({ kind: "connect", reason: refusal, identity: found.cn, clientId: client.id, remoteAddress: peerAddress(client.conn as TLSSocket) });
+        done(Object.assign(new Error(refusal), { returnCode: 5 as const }), false);
+        return;
+      }
+      const info: CloudClient = { clientId: client.id, identity: found.cn, certificateDer: found.der, remoteAddress: peerAddress(client.conn as TLSSocket), username: username ?? undefined, connectedAt: Date.now() };
       connected.set(client, info);
       done(null, true);
     },
@@ -192,10 +235,12 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
       if (!client) return done(null); // a will published after its client is gone
       const identity = identityOf(client) ?? "";
       if (packet.topic.startsWith("$")) {
+        const service = !packet.topic.startsWith("$SYS") && (options.authorizeReservedPublish?.(identity, packet.topic, peerOf(client)) ?? false);
+        if (service) return done(null);
         refuse({ kind: "publish", reason: "topics starting with $ belong to the broker", identity, clientId: client.id, topic: packet.topic });
         return done(new Error(`${packet.topic}: reserved topic`));
       }
-      if (!mayPublish(identity, packet.topic)) {
+      if (!mayPublish(identity, packet.topic, peerOf(client))) {
         refuse({ kind: "publish", reason: `${identity} may not publish there (connection closed, as MQTT 3.1.1 requires)`, identity, clientId: client.id, topic: packet.topic });
         return done(new Error(`${identity} is not authorized to publish to ${packet.topic}`));
       }
@@ -203,7 +248,7 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
     },
     authorizeSubscribe(client, subscription: Subscription, done) {
       const identity = identityOf(client) ?? "";
-      if (!maySubscribe(identity, subscription.topic)) {
+      if (!maySubscribe(identity, subscription.topic, peerOf(client))) {
         refuse({ kind: "subscribe", reason: `${identity} may not subscribe there (SUBACK 0x80)`, identity, clientId: client.id, topic: subscription.topic });
         return done(null, null);
       }
@@ -334,6 +379,21 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
         dup: false,
       };
       return new Promise<void>((resolve, reject) => broker.publish(packet, (error) => (error ? reject(error) : resolve())));
+    },
+    publishTo(clientId, topic, payload, publishOptions = {}) {
+      const target = [...connected.keys()].find((c) => c.id === clientId);
+      const subscriptions = (target as (Client & { subscriptions?: Record<string, unknown> }) | undefined)?.subscriptions ?? {};
+      if (!target || !Object.keys(subscriptions).some((filter) => topicMatches(filter, topic))) return Promise.resolve(false);
+      const packet: PublishPacket = {
+        cmd: "publish",
+        topic,
+        payload: Buffer.from(typeof payload === "string" ? Buffer.from(payload, "utf8") : payload),
+        qos: publishOptions.qos ?? 0,
+        retain: false,
+        dup: false,
+      };
+      log(`→ ${identityOf(target) ?? clientId} ${topic} (${packet.payload.length} bytes)`);
+      return new Promise<boolean>((resolve, reject) => target.publish(packet, (error?: Error) => (error ? reject(error) : resolve(true))));
     },
     close() {
       closing ??= (async () => {
