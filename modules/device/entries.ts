@@ -14,6 +14,7 @@ import { parseDeviceConfig } from "./config.js";
 import { Device } from "./device.js";
 import { secureEcho } from "./secure-echo.js";
 import { atDelta, openSimSession } from "./sim-session.js";
+import { provisioningEntries } from "../provisioning/entries.js";
 
 function transportsArg(args: unknown): SimTransportKind[] {
   const value = stringArg(args, "transport", "auto");
@@ -155,4 +156,5 @@ export const firmwareEntries: Record<string, FirmwareEntry> = {
   csr,
   "secure-echo": secureEcho,
   "device-boot": deviceBoot,
+  ...provisioningEntries,
 };

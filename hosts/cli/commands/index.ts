@@ -5,5 +5,6 @@ import "./csr.js";
 import "./demo.js";
 import "./probe.js";
 import "./profile.js";
+import "./provision.js";
 import "./sim.js";
 export {};
