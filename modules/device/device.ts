@@ -10,7 +10,9 @@
  * (a phase that fails or times out, a dropped connection, a modem that stops answering) closes
  * what was open, runs the modem's recovery ladder, waits with exponential backoff and jitter, and
  * tries again; if the ladder cannot bring the modem back, the next attempt boots it from scratch.
- * The device never gives up and every wait has a time limit.
+ * The device never gives up on a fault and every wait has a time limit; only a configuration it
+ * cannot work with (a dialect without sockets, a certificate CN that cannot name a topic, a
+ * one-shot "direct" network used up) ends run() with that error.
  */
 import type { AtCounters } from "../at/engine.js";
 import { AtEngine } from "../at/index.js";
@@ -18,7 +20,7 @@ import type { CryptoProvider } from "../crypto/provider.js";
 import { nobleCrypto } from "../crypto/noble-provider.js";
 import { parseCertificate } from "../crypto/x509.js";
 import { IotSafeClient, objectId, SimClientCredential } from "../iotsafe/index.js";
-import { atEngineOptions, createModem, type BoardHooks, type Modem, type ModemIdentity } from "../modem/index.js";
+import { atEngineOptions, createModem, type BoardHooks, type Modem, type ModemIdentity, ModemUnsupportedError } from "../modem/index.js";
 import { MqttClient } from "../mqtt/client.js";
 import type { ByteLink, Platform } from "../platform/platform.js";
 import type { KeyValueStore } from "../platform/storage.js";
@@ -227,7 +229,8 @@ export class Device {
           throw new Error("the connection closed");
         } catch (error) {
           if (this.#stopped()) break;
-          if (error instanceof DirectNetworkError) throw error;
+          // Configuration errors: retrying cannot help, so they end the run with their message.
+          if (error instanceof DirectNetworkError || error instanceof ModemUnsupportedError || error instanceof DeviceIdentityError) throw error;
           if (this.#at?.isClosed) throw new ModemLinkLostError(`the link to the modem closed (${describe(error)})`);
           this.#summary.failures++;
           this.#platform.log("warn", "device", `attempt ${this.#attempt} failed: ${describe(error)}`);

@@ -32,40 +32,42 @@ describe("device application end to end (XS, virtual modem, SIM and cloud)", fun
     await world.close();
   });
 
-  it("boots phase by phase and publishes N readings the cloud attributes to the SIM certificate's identity", async function () {
-    const cloud = await world.startCloud();
-    const modem = await world.startModem();
-    const run = runDevice({ modem, storageDir: world.storageDir, config: brokerConfig(cloud.port), messages: 5 });
-    const { result, peakHeapCount } = await run.done;
-    assert.equal(result.clientId, "device-001");
-    assert.equal(result.acknowledged, 5);
-    const phases = run.events.filter((e): e is Extract<DeviceEvent, { type: "phase" }> => e.type === "phase").map((e) => e.phase);
-    assert.deepEqual(phases, ["power-on", "init", "attach", "iotsafe", "certificate", "tls", "mqtt"]);
-    const byPhase = Object.fromEntries(run.events.filter((e): e is Extract<DeviceEvent, { type: "phase" }> => e.type === "phase").map((e) => [e.phase, e]));
-    assert.ok(byPhase["init"]!.traffic.atCommands > 0 && byPhase["init"]!.traffic.apdus === 0);
-    assert.ok(byPhase["certificate"]!.traffic.apdus > 0, "the certificate is read from the SIM through APDUs");
-    assert.ok(byPhase["tls"]!.traffic.apdus > 0, "the CertificateVerify is signed in the SIM");
-    assert.match(byPhase["tls"]!.detail, /via the modem's socket/);
-    assert.equal(result.telemetryTraffic.apdus, 0, "publishing needs no SIM operation");
-    assert.ok(result.perAcknowledged && result.perAcknowledged.atCommands > 0);
-    // The cloud: five readings, identity from the client certificate (not from anything the device claims).
-    const mine = cloud.messages.filter((m) => m.identity === "device-001");
-    assert.ok(mine.length >= 5);
-    assert.ok(mine.every((m) => m.topic === "devices/device-001/telemetry" && m.qos === 1));
-    assert.deepEqual(distinct(receivedIds(cloud.messages)).slice(0, 5), [1, 2, 3, 4, 5]);
-    const first = JSON.parse(Buffer.from(mine[0]!.payload).toString("utf8")) as { sensor: string; value: { value: number; unit: string }; time: number; dropped: number };
-    assert.equal(first.sensor, "temperature");
-    assert.equal(first.value.unit, "Cel");
-    assert.ok(Math.abs(first.time - Date.now()) < 60000, "stamped with the wall clock");
-    assert.equal(first.dropped, 0);
-    // What was not acknowledged is still stored; what was, is not.
-    const left = storedOutbox(world.storageDir).map((r) => r.id);
-    assert.equal(left.length, result.outbox.size);
-    assert.ok(left.every((id) => id > 5));
-    process.stdout.write(
-      `      boot phases ${JSON.stringify(result.bootPhases)}; boot traffic ${JSON.stringify(result.bootTraffic)}; per reading ${JSON.stringify(result.perAcknowledged)}; XS peak heap ${peakHeapCount}\n`,
-    );
-  });
+  for (const engine of ["xs", "node"] as const) {
+    it(`${engine}: boots phase by phase and publishes N readings the cloud attributes to the SIM certificate's identity`, async function () {
+      const cloud = await world.startCloud();
+      const modem = await world.startModem();
+      const run = runDevice({ modem, storageDir: world.storageDir, config: brokerConfig(cloud.port), messages: 5, engine });
+      const { result, peakHeapCount } = await run.done;
+      assert.equal(result.clientId, "device-001");
+      assert.ok(result.acknowledged >= 5, "stops once 5 were acknowledged (those already in flight may follow)");
+      const phases = run.events.filter((e): e is Extract<DeviceEvent, { type: "phase" }> => e.type === "phase").map((e) => e.phase);
+      assert.deepEqual(phases, ["power-on", "init", "attach", "iotsafe", "certificate", "tls", "mqtt"]);
+      const byPhase = Object.fromEntries(run.events.filter((e): e is Extract<DeviceEvent, { type: "phase" }> => e.type === "phase").map((e) => [e.phase, e]));
+      assert.ok(byPhase["init"]!.traffic.atCommands > 0 && byPhase["init"]!.traffic.apdus === 0);
+      assert.ok(byPhase["certificate"]!.traffic.apdus > 0, "the certificate is read from the SIM through APDUs");
+      assert.ok(byPhase["tls"]!.traffic.apdus > 0, "the CertificateVerify is signed in the SIM");
+      assert.match(byPhase["tls"]!.detail, /via the modem's socket/);
+      assert.equal(result.telemetryTraffic.apdus, 0, "publishing needs no SIM operation");
+      assert.ok(result.perAcknowledged && result.perAcknowledged.atCommands > 0);
+      // The cloud: five readings, identity from the client certificate (not from anything the device claims).
+      const mine = cloud.messages.filter((m) => m.identity === "device-001");
+      assert.ok(mine.length >= 5);
+      assert.ok(mine.every((m) => m.topic === "devices/device-001/telemetry" && m.qos === 1));
+      assert.deepEqual(distinct(receivedIds(cloud.messages)).slice(0, 5), [1, 2, 3, 4, 5]);
+      const first = JSON.parse(Buffer.from(mine[0]!.payload).toString("utf8")) as { sensor: string; value: { value: number; unit: string }; time: number; dropped: number };
+      assert.equal(first.sensor, "temperature");
+      assert.equal(first.value.unit, "Cel");
+      assert.ok(Math.abs(first.time - Date.now()) < 60000, "stamped with the wall clock");
+      assert.equal(first.dropped, 0);
+      // What was not acknowledged is still stored; what was, is not.
+      const left = storedOutbox(world.storageDir).map((r) => r.id);
+      assert.equal(left.length, result.outbox.size);
+      assert.ok(left.every((id) => id > 5));
+      process.stdout.write(
+        `      ${engine}: boot phases ${JSON.stringify(result.bootPhases)}; boot traffic ${JSON.stringify(result.bootTraffic)}; per reading ${JSON.stringify(result.perAcknowledged)}${peakHeapCount ? `; XS peak heap ${peakHeapCount}` : ""}\n`,
+      );
+    });
+  }
 
   it("survives a reboot mid-run: the pending readings are re-sent (DUP, same packet ids), none lost; repeats only of readings in flight", async function () {
     const cloud = await world.startCloud();
