@@ -74,6 +74,8 @@ export interface DialectProfile {
   readonly connectTimeoutMs: number;
   /** Default data context activation timeout. */
   readonly activationTimeoutMs: number;
+  /** The APN goes with the LTE attach (no activation command): a denied registration may mean a refused APN. */
+  readonly apnAtAttach?: boolean;
 }
 
 export const GENERIC_PROFILE: DialectProfile = {
@@ -416,11 +418,40 @@ export class GenericModem implements Modem, SocketOperations {
   async #attach(options: AttachOptions): Promise<AttachResult> {
     await this.configureRadio();
     await this.command("AT+CEREG=1");
-    await this.command(`AT+CGDCONT=${this.profile.cid},"${options.pdpType ?? "IP"}","${options.apn}"`);
+    const type = options.pdpType ?? "IP";
+    if (!(await this.#contextIs(type, options.apn))) {
+      // The LTE attach uses the context: change it with the radio off, so the next attach carries it.
+      if ((await this.#functionality()) === 1) await this.command("AT+CFUN=4", { timeoutMs: 30000 });
+      await this.command(`AT+CGDCONT=${this.profile.cid},"${type}","${options.apn}"`);
+    }
     await this.command("AT+CFUN=1", { timeoutMs: 30000 });
-    const registrationStatus = await this.waitForRegistration(options.registrationTimeoutMs ?? 180000);
+    let registrationStatus: 1 | 5;
+    try {
+      registrationStatus = await this.waitForRegistration(options.registrationTimeoutMs ?? 180000);
+    } catch (error) {
+      if (error instanceof NoCoverageError && error.lastStatus === 3 && this.profile.apnAtAttach) {
+        throw new NoCoverageError(`${error.message}: the network refused the attach, check the APN ${JSON.stringify(options.apn)} and the subscription`, 3);
+      }
+      throw error;
+    }
     const ipAddress = await this.activateData(options, options.activationTimeoutMs ?? this.profile.activationTimeoutMs);
     return { registrationStatus, ipAddress };
+  }
+
+  /** Is the data cid already defined with this type and APN (AT+CGDCONT?)? */
+  async #contextIs(type: string, apn: string): Promise<boolean> {
+    const { lines } = await this.query("AT+CGDCONT?", { prefix: "+CGDCONT:" });
+    for (const line of lines) {
+      const fields = fieldsOf(line, "+CGDCONT:");
+      if (integerField(fields, 0, 0, 255, "+CGDCONT cid") !== this.profile.cid) continue;
+      return fields[1]?.value.toUpperCase() === type && (fields[2]?.value ?? "") === apn;
+    }
+    return false;
+  }
+
+  async #functionality(): Promise<number> {
+    const { lines } = await this.query("AT+CFUN?", { prefix: "+CFUN:" });
+    return integerField(fieldsOf(lineWith(lines, "+CFUN:", "AT+CFUN?"), "+CFUN:"), 0, 0, 255, "+CFUN <fun>");
   }
 
   /** Dialect hook before the radio goes on (RAT selection and the like). */

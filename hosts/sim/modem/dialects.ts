@@ -26,6 +26,8 @@ export interface ModemDialect {
   dropDataContext?(modem: VirtualModem): void;
   /** AT+CFUN level at power-on when the modem options give none (Sequans and nRF91 boot in 0). */
   readonly initialFunctionality?: 0 | 1 | 4;
+  /** The cid whose APN the LTE attach uses, for modems with no separate activation (a refused APN denies registration). */
+  readonly defaultBearerCid?: number;
   /** Port settings after power-on and ATZ (the nRF91 SLM never echoes). */
   readonly portDefaults?: { readonly echo?: boolean };
   /** The longest payload one send command takes and one read command returns (for docs and the link model). */

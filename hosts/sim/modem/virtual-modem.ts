@@ -263,7 +263,10 @@ export class VirtualModem {
     if (!this.network.coverage) return; // searching for ever
     this.#registrationTimer = this.platform.setTimer(() => {
       this.#registrationTimer = undefined;
-      this.#setRegistration(this.network.registeredStatus);
+      // Modems whose attach carries the APN (LTE default bearer) are denied when the network refuses it.
+      const bearer = this.dialect.defaultBearerCid;
+      const apn = bearer === undefined ? undefined : this.pdpContexts.get(bearer)?.apn;
+      this.#setRegistration(apn !== undefined && this.network.refusedApns.includes(apn) ? 3 : this.network.registeredStatus);
     }, this.#options.registrationDelayMs ?? 500);
   }
 

@@ -53,7 +53,7 @@ describe("modem quectel-bg95: commands and answers of modems.md §2.1", () => {
     assert.deepEqual(script.commands, ["AT", "ATE0", "AT+CMEE=1", "AT+CPIN?"]);
   });
 
-  it("attaches: CEREG, CGDCONT, CFUN=1, registration, then QICSGP and QIACT", async () => {
+  it("attaches: CEREG, the context set with the radio off, CFUN=1, registration, then QICSGP and QIACT", async () => {
     const { platform, modem, script } = driverRig("quectel-bg95");
     answerQuectel(script);
     await run(platform, modem.init());
@@ -61,6 +61,9 @@ describe("modem quectel-bg95: commands and answers of modems.md §2.1", () => {
     const result = await run(platform, modem.attach({ apn: "iot.example" }));
     assert.deepEqual(script.commands, [
       "AT+CEREG=1",
+      "AT+CGDCONT?",
+      "AT+CFUN?",
+      "AT+CFUN=4",
       'AT+CGDCONT=1,"IP","iot.example"',
       "AT+CFUN=1",
       "AT+CEREG?",

@@ -174,6 +174,9 @@ export function answerBasics(script: ScriptModem): void {
     .on("AT+CPIN?", `\r\n+CPIN: READY\r\n${OK}`)
     .on("AT+CEREG=1", OK)
     .on(/^AT\+CGDCONT=/, OK)
+    .on("AT+CGDCONT?", `\r\n+CGDCONT: 1,"IP","","0.0.0.0",0,0\r\n${OK}`)
+    .on("AT+CFUN?", `\r\n+CFUN: 1\r\n${OK}`)
+    .on("AT+CFUN=4", OK)
     .on("AT+CFUN=1", OK)
     .on("AT+CEREG?", `\r\n+CEREG: 1,1\r\n${OK}`);
 }

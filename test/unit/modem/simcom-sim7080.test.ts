@@ -35,7 +35,7 @@ describe("modem simcom-sim7080: commands and answers of modems.md §2.2", () => 
     await run(platform, modem.init());
     script.commands.length = 0;
     const result = await run(platform, modem.attach({ apn: "iot.example" }));
-    assert.deepEqual(script.commands.slice(4), ['AT+CNCFG=0,1,"iot.example"', "AT+CNACT?", "AT+CNACT=0,1", "AT+CNACT?"]);
+    assert.deepEqual(script.commands.slice(7), ['AT+CNCFG=0,1,"iot.example"', "AT+CNACT?", "AT+CNACT=0,1", "AT+CNACT?"]);
     assert.equal(result.ipAddress, "10.1.2.3");
   });
 

@@ -44,7 +44,7 @@ describe("modem ublox-sara-r5: commands and answers of modems.md §2.3", () => {
     assert.deepEqual(script.commands, ["AT", "ATE0", "AT+CMEE=1", "AT+UPSV=0", "AT+CPIN?"]);
     script.commands.length = 0;
     const result = await run(platform, modem.attach({ apn: "iot.example" }));
-    assert.deepEqual(script.commands.slice(4), ["AT+UPSD=0,100,1", "AT+UPSD=0,0,2", "AT+UPSND=0,8", "AT+UPSDA=0,3", "AT+UPSND=0,0"]);
+    assert.deepEqual(script.commands.slice(7), ["AT+UPSD=0,100,1", "AT+UPSD=0,0,2", "AT+UPSND=0,8", "AT+UPSDA=0,3", "AT+UPSND=0,0"]);
     assert.equal(result.ipAddress, "10.9.8.7");
   });
 
