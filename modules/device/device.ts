@@ -411,7 +411,8 @@ export class Device {
         ackTimeoutMs: config.broker.ackTimeoutMs,
       });
       this.#client = client;
-      return `connected as ${clientId}; ${session.inflightCount} to re-send, ${this.#outbox.size} readings in the outbox`;
+      const size = this.#outbox.size;
+      return `connected as ${clientId}; ${session.inflightCount} to re-send, ${size} reading${size === 1 ? "" : "s"} in the outbox`;
     });
     this.#summary.connections++;
     this.#backoff.succeed();
