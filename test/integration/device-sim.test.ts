@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { DeviceEvent } from "../../modules/device/device.js";
 import { type DeviceWorld, makeDeviceWorld, receivedIds, runDevice, storedOutbox } from "../lib/device-world.js";
+import { connectTcpLink } from "../../hosts/node/links.js";
 import { freePort } from "./tls-peers.js";
 
 const fastBackoff = { initialMs: 100, maxMs: 500, multiplier: 2, jitter: 0.5 };
@@ -167,6 +168,24 @@ describe("device application end to end (XS, virtual modem, SIM and cloud)", fun
       assert.ok(Math.max(...all) >= 10);
     });
   }
+
+  it('network "direct": TLS over a host link (for modems without sockets) with the generic dialect', async function () {
+    const cloud = await world.startCloud();
+    const modem = await world.startModem(undefined, "generic");
+    const net = await connectTcpLink("127.0.0.1", cloud.port);
+    const run = runDevice({ modem, storageDir: world.storageDir, config: brokerConfig(cloud.port, { network: "direct", modem: { dialect: "generic" } }), messages: 3, links: { net } });
+    const { result } = await run.done;
+    assert.ok(result.acknowledged >= 3);
+    assert.match((run.events.find((e) => e.type === "phase" && e.phase === "tls") as { detail: string }).detail, /via the host link/);
+    assert.deepEqual(distinct(receivedIds(cloud.messages)).slice(0, 3), [1, 2, 3]);
+  });
+
+  it("a dialect without sockets on the modem network ends the run with the driver's error instead of retrying forever", async function () {
+    const cloud = await world.startCloud();
+    const modem = await world.startModem(undefined, "generic");
+    const run = runDevice({ modem, storageDir: world.storageDir, config: brokerConfig(cloud.port, { modem: { dialect: "generic" } }) });
+    await assert.rejects(run.done, /ModemUnsupportedError|no socket commands/);
+  });
 
   it("link drop — the cloud goes away and comes back on the same port: reconnects, no reading lost", async function () {
     const port = await freePort();
