@@ -76,6 +76,8 @@ export interface DialectProfile {
   readonly activationTimeoutMs: number;
   /** The APN goes with the LTE attach (no activation command): a denied registration may mean a refused APN. */
   readonly apnAtAttach?: boolean;
+  /** How often an idle socket asks the modem for data when no URC announces it (default 2000 ms). */
+  readonly socketPollMs?: number;
 }
 
 export const GENERIC_PROFILE: DialectProfile = {
@@ -605,7 +607,7 @@ export class GenericModem implements Modem, SocketOperations {
       throw this.#noteFailure(error);
     }
     const socket = new PullSocket(id, host, port, this, this.platform, {
-      ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+      pollIntervalMs: options.pollIntervalMs ?? this.profile.socketPollMs ?? 2000,
       ...(options.readTimeoutMs !== undefined ? { readTimeoutMs: options.readTimeoutMs } : {}),
     });
     this.sockets.set(id, socket);

@@ -16,6 +16,7 @@ import { QuectelBg95Modem } from "./dialects/quectel-bg95.js";
 import { SimcomSim7080Modem, type SimcomOptions } from "./dialects/simcom-sim7080.js";
 import { UbloxSaraR5Modem } from "./dialects/ublox-sara-r5.js";
 import { SequansGm02sModem } from "./dialects/sequans-gm02s.js";
+import { NordicSlmModem } from "./dialects/nordic-slm.js";
 import { UnknownModemDialectError } from "./errors.js";
 import { GenericModem, type ModemOptions } from "./generic.js";
 import { type Modem, MODEM_DIALECT_NAMES, type ModemDialectName } from "./types.js";
@@ -28,6 +29,7 @@ export { QUECTEL_BG95_PROFILE, QuectelBg95Modem } from "./dialects/quectel-bg95.
 export { SIMCOM_SIM7080_PROFILE, SimcomSim7080Modem, type SimcomOptions } from "./dialects/simcom-sim7080.js";
 export { UBLOX_SARA_R5_PROFILE, UbloxSaraR5Modem } from "./dialects/ublox-sara-r5.js";
 export { SEQUANS_GM02S_PROFILE, SequansGm02sModem } from "./dialects/sequans-gm02s.js";
+export { NORDIC_SLM_PROFILE, NordicSlmModem, splitForDataMode } from "./dialects/nordic-slm.js";
 
 export function isModemDialectName(name: string): name is ModemDialectName {
   return (MODEM_DIALECT_NAMES as readonly string[]).includes(name);
@@ -58,6 +60,8 @@ export function createModem(dialect: string, at: AtEngine, platform: Platform, o
       return new UbloxSaraR5Modem(at, platform, options);
     case "sequans-gm02s":
       return new SequansGm02sModem(at, platform, options);
+    case "nordic-slm":
+      return new NordicSlmModem(at, platform, options);
     default:
       throw new UnknownModemDialectError(`unknown modem dialect ${JSON.stringify(dialect)}; known: ${MODEM_DIALECT_NAMES.join(", ")}`);
   }

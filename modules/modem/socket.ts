@@ -149,9 +149,14 @@ export class PullSocket implements ModemSocket {
           this.#leftover = result.data;
           continue;
         }
-        if (result.endOfStream && this.#state === "open") this.notifyPeerClosed();
+        if (result.endOfStream) {
+          // The modem says nothing is left and the peer is gone.
+          if (this.#state === "open") this.notifyPeerClosed();
+          this.#endOfStream = true;
+          return null;
+        }
         if (signal === this.#dataSignal) this.#maybeData = false;
-        if ((this.#peerClosed || result.endOfStream) && !this.#maybeData) {
+        if (this.#peerClosed && !this.#maybeData) {
           this.#endOfStream = true;
           return null;
         }

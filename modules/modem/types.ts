@@ -65,6 +65,10 @@ export interface SignalQuality {
   dbm: number | undefined;
   /** <ber> 0..7, undefined when 99. */
   ber: number | undefined;
+  /** LTE reference signal power (AT+CESQ <rsrp>, lower bound of its 1 dB band), when the modem reports it. */
+  rsrpDbm?: number;
+  /** LTE reference signal quality (AT+CESQ <rsrq>, lower bound of its 0.5 dB band), when reported. */
+  rsrqDb?: number;
 }
 
 /** The SIM transports a family supports, in the order to try (give `order` to modules/sim createAtCardAccess). */

@@ -39,7 +39,7 @@ describe("iotsafe sim --dialect with link-model flags (CLI)", function () {
     const run = start(["--help"]);
     runs.push(run);
     assert.equal(await run.exit, 0);
-    for (const name of ["generic", "quectel-bg95"]) assert.ok(run.out().includes(name), name);
+    for (const name of ["generic", "quectel-bg95", "simcom-sim7080", "ublox-sara-r5", "sequans-gm02s", "nordic-slm"]) assert.ok(run.out().includes(name), name);
   });
 
   it("paces the UART at --baud, delays commands by --latency, injects --fault", async function () {

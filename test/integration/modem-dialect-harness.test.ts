@@ -15,6 +15,7 @@ import {
   type ModemOptions,
   type ModemSocket,
   NoCoverageError,
+  type SignalQuality,
   SocketLostError,
   SocketReceiveError,
 } from "../../modules/modem/index.js";
@@ -34,6 +35,8 @@ export interface DialectCase {
   readCommand: string;
   /** Whether the dialect activates a data context with the APN (AT+QIACT...), so a refused APN fails there. */
   activatesData: boolean;
+  /** What signalQuality() reports against the virtual modem (default: AT+CSQ rssi 20). */
+  signal?: SignalQuality;
 }
 
 /** Bytes a line-based parser would misread, every byte value, and enough to need several chunks. */
@@ -188,7 +191,7 @@ export function dialectSuite(c: DialectCase): void {
       const time = await r.modem.networkTime();
       assert.ok(Math.abs(time.getTime() - Date.now()) < 5000, `network time ${time.toISOString()} is not now`);
       const signal = await r.modem.signalQuality();
-      assert.deepEqual(signal, { rssi: 20, dbm: -73, ber: undefined });
+      assert.deepEqual(signal, c.signal ?? { rssi: 20, dbm: -73, ber: undefined });
     });
 
     it("reaches the SIM applet through each transport the family supports", async function () {
@@ -290,7 +293,7 @@ export function dialectSuite(c: DialectCase): void {
         hung.running.linkModel!.inject("hang");
         assert.equal(await hung.modem.recover("test"), "hard-reset");
         assert.equal(socket.closeReason, "lost");
-        assert.deepEqual((await hung.modem.signalQuality()).rssi, 20);
+        assert.deepEqual(await hung.modem.signalQuality(), c.signal ?? { rssi: 20, dbm: -73, ber: undefined });
       } finally {
         await hung.close();
       }
@@ -307,7 +310,7 @@ export function dialectSuite(c: DialectCase): void {
       await assert.rejects(readExactly(socket, 200), (error: Error) => error instanceof SocketReceiveError || error instanceof AtTimeoutError);
       assert.ok(Date.now() - started < 15000);
       assert.ok(r.at.counters.timeouts >= 1 && r.at.counters.resyncs >= 1);
-      assert.deepEqual((await r.modem.signalQuality()).rssi, 20);
+      assert.deepEqual(await r.modem.signalQuality(), c.signal ?? { rssi: 20, dbm: -73, ber: undefined });
       await assert.rejects(socket.read(10), SocketReceiveError, "the broken stream stays broken");
       await socket.close();
     });
@@ -320,7 +323,7 @@ export function dialectSuite(c: DialectCase): void {
       // A corrupted length header can go unnoticed by the modem layer (TLS notices); nothing hangs.
       r.running.linkModel!.inject(`drop:on=${c.readCommand},bytes=6,offset=4`);
       await assert.rejects(readExactly(socket, 200), (error: Error) => error instanceof SocketReceiveError || error instanceof AtTimeoutError || /ended/.test(error.message));
-      assert.deepEqual((await r.modem.signalQuality()).rssi, 20);
+      assert.deepEqual(await r.modem.signalQuality(), c.signal ?? { rssi: 20, dbm: -73, ber: undefined });
       await socket.close();
     });
 

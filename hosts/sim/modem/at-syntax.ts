@@ -18,15 +18,23 @@ export type AssembledLine =
 /**
  * Collects command-line bytes up to CR (S3). LF is dropped (so `\r\n` endings work), backspace
  * (S5) deletes the previous character, and a line that outgrows `maxLength` is discarded whole.
+ * With `terminator: "crlf"` (the nRF91 SLM's default) a line ends only at CR LF: a lone CR is an
+ * ordinary character and LF without CR before it is too.
  */
 export class CommandLineAssembler {
   readonly #buffer: Uint8Array;
+  readonly #crlf: boolean;
   #length = 0;
   #overflowed = false;
+  #previous = -1;
 
-  constructor(readonly maxLength: number) {
+  constructor(
+    readonly maxLength: number,
+    terminator: "cr" | "crlf" = "cr",
+  ) {
     if (!Number.isInteger(maxLength) || maxLength < 8) throw new RangeError(`line buffer of ${maxLength} bytes is too small`);
     this.#buffer = new Uint8Array(maxLength);
+    this.#crlf = terminator === "crlf";
   }
 
   /** Bytes held for the line in progress. */
@@ -39,6 +47,7 @@ export class CommandLineAssembler {
    * of the first byte not consumed and the line, if one ended.
    */
   push(input: Uint8Array, offset = 0): { next: number; line: AssembledLine | undefined } {
+    if (this.#crlf) return this.#pushCrLf(input, offset);
     for (let i = offset; i < input.length; i++) {
       const byte = input[i]!;
       if (byte === CR) {
@@ -61,9 +70,36 @@ export class CommandLineAssembler {
     return { next: input.length, line: undefined };
   }
 
+  #pushCrLf(input: Uint8Array, offset: number): { next: number; line: AssembledLine | undefined } {
+    for (let i = offset; i < input.length; i++) {
+      const byte = input[i]!;
+      const previous = this.#previous;
+      this.#previous = byte;
+      if (byte === LF && previous === CR) {
+        // The CR was stored as an ordinary character: take it back.
+        if (!this.#overflowed && this.#length > 0) this.#length--;
+        const line: AssembledLine = this.#overflowed ? { kind: "overflow" } : { kind: "line", bytes: this.#buffer.slice(0, this.#length) };
+        this.reset();
+        return { next: i + 1, line };
+      }
+      if (this.#overflowed) continue;
+      if (byte === BACKSPACE) {
+        if (this.#length > 0) this.#length--;
+        continue;
+      }
+      if (this.#length >= this.maxLength) {
+        this.#overflowed = true;
+        continue;
+      }
+      this.#buffer[this.#length++] = byte;
+    }
+    return { next: input.length, line: undefined };
+  }
+
   reset(): void {
     this.#length = 0;
     this.#overflowed = false;
+    this.#previous = -1;
   }
 }
 

@@ -18,6 +18,8 @@ export interface ModemDialect {
   readonly commands?: CommandTable;
   /** URC lines written to every port when the modem (re)boots, e.g. ["RDY", "APP RDY"]. */
   readonly bootUrcs?: readonly string[];
+  /** Text written as is (no framing) to every port after the boot URCs, e.g. the SLM's "Ready\r\n". */
+  readonly bootText?: string;
   /** Called once when a modem is created with this dialect, to set up per-modem state. */
   install?(modem: VirtualModem): void;
   /** Called when the modem resets or closes: drop sockets and per-connection state (no URCs). */
@@ -28,6 +30,8 @@ export interface ModemDialect {
   readonly initialFunctionality?: 0 | 1 | 4;
   /** The cid whose APN the LTE attach uses, for modems with no separate activation (a refused APN denies registration). */
   readonly defaultBearerCid?: number;
+  /** How command lines end: CR (V.250 S3, the default; LF ignored) or CR LF only (nRF91 SLM). */
+  readonly lineTermination?: "cr" | "crlf";
   /** Port settings after power-on and ATZ (the nRF91 SLM never echoes). */
   readonly portDefaults?: { readonly echo?: boolean };
   /** The longest payload one send command takes and one read command returns (for docs and the link model). */

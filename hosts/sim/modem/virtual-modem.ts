@@ -404,6 +404,8 @@ export class VirtualModem {
     this.#registrationTimer = undefined;
     this.#registration = 0;
     for (const urc of this.dialect.bootUrcs ?? []) this.broadcast(() => urc);
+    const bootText = this.dialect.bootText;
+    if (bootText) for (const port of this.#ports) port.sendText(bootText);
     this.#updateRegistration();
   }
 
@@ -478,7 +480,7 @@ export class AtPort {
     this.modem = modem;
     this.echo = modem.dialect.portDefaults?.echo ?? true;
     this.#link = link;
-    this.#assembler = new CommandLineAssembler(modem.maxLineLength);
+    this.#assembler = new CommandLineAssembler(modem.maxLineLength, modem.dialect.lineTermination ?? "cr");
     link.onReadable = () => this.#pump();
     link.onClose = () => this.#shutDown();
     // Bytes may already be waiting on the link.
@@ -522,6 +524,12 @@ export class AtPort {
       return;
     }
     this.#writeText(this.#frameLine(line));
+  }
+
+  /** Writes text as is, unframed (boot banners such as the SLM's "Ready\r\n"). */
+  sendText(text: string): void {
+    if (this.#closed) return;
+    this.#writeText(text);
   }
 
   /** Closes the link (the port detaches when the close is reported). */

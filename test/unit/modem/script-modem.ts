@@ -43,6 +43,8 @@ export class ScriptModem {
   #rawTerminator: string | undefined;
   #raw: number[] = [];
   #rawDone: ((bytes: Uint8Array) => void) | undefined;
+  /** The LF of a CR LF line ending belongs to the line, even when a payload starts right after it. */
+  #skipLineFeed = false;
 
   constructor(readonly link: MemoryLink) {
     link.onReadable = () => this.#onBytes();
@@ -90,6 +92,10 @@ export class ScriptModem {
   }
 
   #onByte(byte: number): void {
+    if (this.#skipLineFeed) {
+      this.#skipLineFeed = false;
+      if (byte === 0x0a) return;
+    }
     if (this.#rawCount > 0 || this.#rawTerminator !== undefined) {
       this.#raw.push(byte);
       let done = false;
@@ -119,6 +125,7 @@ export class ScriptModem {
     }
     const command = this.#pending;
     this.#pending = "";
+    this.#skipLineFeed = true;
     if (command === "") return;
     this.commands.push(command);
     this.#answer(command);
