@@ -51,9 +51,9 @@ export interface IotSafeConfig {
 }
 
 export interface OutboxConfig {
-  /** Readings kept at most (in flash) while they wait for their PUBACK; the oldest go first. Default 200. */
+  /** Readings kept at most (in flash) while they wait for their PUBACK; the oldest go first. 2..10000, default 200. */
   capacity: number;
-  /** QoS 1 messages sent before waiting for their PUBACKs. Default 4. */
+  /** QoS 1 messages sent before waiting for their PUBACKs (at most capacity - 1). Default 4. */
   inflight: number;
 }
 
@@ -263,7 +263,7 @@ export function parseDeviceConfig(input: unknown): DeviceConfig {
   const o = section(root, "outbox");
   checkKeys(o, ["capacity", "inflight"], "outbox.");
   const outbox: OutboxConfig = {
-    capacity: int(o, "capacity", d.outbox.capacity, 1, 10000, "outbox."),
+    capacity: int(o, "capacity", d.outbox.capacity, 2, 10000, "outbox."),
     inflight: int(o, "inflight", d.outbox.inflight, 1, 64, "outbox."),
   };
 

@@ -165,7 +165,7 @@ export class Device {
     this.#backoff = new Backoff(options.config.backoff, options.platform);
     this.#outbox = Outbox.open(options.outboxStore, {
       capacity: options.config.outbox.capacity,
-      maxInflight: Math.min(options.config.outbox.inflight, options.config.outbox.capacity - 1 || 1),
+      maxInflight: Math.min(options.config.outbox.inflight, options.config.outbox.capacity - 1),
       log: (level, message) => options.platform.log(level, "outbox", message),
     });
     this.#outbox.onDrop = (_count, total) => this.#emit({ type: "dropped", total, outboxSize: this.#outbox.size });
@@ -563,7 +563,9 @@ export class Device {
     if (this.#stopped()) throw new DeviceStoppedError(`stopped before ${phase}`);
     const before = this.#snapshot(s);
     const started = this.#platform.now();
-    const limit = phase === "tls" || phase === "mqtt" ? this.#config.broker.connectTimeoutMs + 5000 : this.#config.phaseTimeoutMs;
+    // TLS: the TCP connect and the handshake may each take connectTimeoutMs.
+    const connect = this.#config.broker.connectTimeoutMs;
+    const limit = phase === "tls" ? 2 * connect + 5000 : phase === "mqtt" ? connect + 5000 : this.#config.phaseTimeoutMs;
     let detail: string;
     try {
       detail = await withTimeout(this.#platform, body(), limit, () => new TimeoutError(`phase ${phase} took more than ${limit} ms`));

@@ -65,6 +65,7 @@ describe("device configuration", () => {
     ["an object ID that is not hex", { iotsafe: { privateKeyId: "key" } }, /privateKeyId/],
     ["an AID too short", { iotsafe: { aids: ["A000"] } }, /aids\[0\]/],
     ["a zero capacity", { outbox: { capacity: 0 } }, /outbox\.capacity/],
+    ["a capacity of one (nothing could wait while one is in flight)", { outbox: { capacity: 1 } }, /outbox\.capacity/],
     ["a jitter above 1", { backoff: { jitter: 2 } }, /backoff\.jitter/],
     ["a backoff ceiling below its start", { backoff: { initialMs: 5000, maxMs: 1000 } }, /maxMs/],
     ["an interval of 0", { publishIntervalMs: 0 }, /publishIntervalMs/],
