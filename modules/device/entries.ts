@@ -130,6 +130,13 @@ async function deviceMain(args: unknown, { platform, link, print, store }: Firmw
     throw new EntryArgumentError("messages must be a positive integer");
   }
   let outboxStore = store?.("outbox");
+  try {
+    outboxStore?.keys();
+  } catch (error) {
+    // The XS bridge always offers storage; a host that attached none refuses every call.
+    platform.log("warn", "device", `storage unavailable: ${(error as Error).message}`);
+    outboxStore = undefined;
+  }
   if (!outboxStore) {
     platform.log("warn", "device", "this host has no durable storage: the outbox lives in RAM and a reboot loses it");
     outboxStore = new MemoryStore();
