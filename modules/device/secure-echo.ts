@@ -18,6 +18,9 @@ const MAX_REPLY_LINE = 4096;
 export interface SecureEchoArgs {
   /** "direct": TLS over the host link "net" (a TCP connection the host made); "modem": through the modem's socket. */
   network: "direct" | "modem";
+  /** Modem family: with network "modem" it must have socket commands (default quectel-bg95 then, generic otherwise). */
+  dialect: string;
+  apn: string;
   host: string;
   port: number;
   serverName: string;
@@ -39,6 +42,8 @@ export function parseSecureEchoArgs(args: unknown): SecureEchoArgs {
   const host = stringArg(args, "host");
   return {
     network,
+    dialect: stringArg(args, "dialect", network === "modem" ? "quectel-bg95" : "generic"),
+    apn: stringArg(args, "apn", "internet"),
     host,
     port,
     serverName: stringArg(args, "serverName", host),
@@ -75,7 +80,7 @@ export async function secureEcho(rawArgs: unknown, { platform, link }: FirmwareC
     mark = now;
   };
   const transports: SimTransportKind[] = args.simTransport === "auto" ? ["csim", "cgla"] : [args.simTransport];
-  const session = await openSimSession(link("modem"), platform, { transports });
+  const session = await openSimSession(link("modem"), platform, { transports, dialect: args.dialect });
   phase("sim");
   let transport: TlsTransport | undefined;
   try {
@@ -85,8 +90,14 @@ export async function secureEcho(rawArgs: unknown, { platform, link }: FirmwareC
     });
     await credential.certificateChain();
     phase("certificate");
-    if (args.network !== "direct") throw new EntryArgumentError("network modem needs a modem dialect with sockets (not available yet)");
-    transport = byteLinkTransport(link("net"));
+    if (args.network === "modem") {
+      await session.modem.attach({ apn: args.apn });
+      phase("attach");
+      transport = await session.modem.openTcp(args.host, args.port);
+      phase("socket");
+    } else {
+      transport = byteLinkTransport(link("net"));
+    }
     const apduBefore = session.client.counters.snapshot();
     const atBefore = session.at.counters;
     const tls = await TlsClient.connect(transport, {

@@ -1,21 +1,25 @@
 /**
- * Bringing up the modem and the IoT SAFE applet on it: the sequence every device flow starts with.
+ * Bringing up the modem and the IoT SAFE applet on it: the sequence the one-shot flows (probe,
+ * csr, secure-echo, device-boot) start with. The long-running device application has its own
+ * phases with recovery (device.ts).
  */
 import { AtEngine, type AtCounters } from "../at/index.js";
 import { IotSafeClient } from "../iotsafe/index.js";
-import { GenericModem, type ModemIdentity } from "../modem/generic.js";
+import { atEngineOptions, createModem, isModemDialectName, type Modem, type ModemIdentity, UnknownModemDialectError } from "../modem/index.js";
 import type { ByteLink, Platform } from "../platform/platform.js";
 import { createAtCardAccess, type SimTransportKind } from "../sim/index.js";
 
 export interface SimSessionOptions {
-  /** "csim", "cgla", or both in order of preference (default csim then cgla). */
+  /** Modem family (default "generic": 27.007 only, no sockets). */
+  dialect?: string;
+  /** "csim", "cgla", or both in order of preference (default: the dialect's own order). */
   transports?: readonly SimTransportKind[];
   pin?: string;
 }
 
 export interface SimSession {
   at: AtEngine;
-  modem: GenericModem;
+  modem: Modem;
   identity: ModemIdentity;
   client: IotSafeClient;
   /** Which transport opened the applet. */
@@ -24,20 +28,24 @@ export interface SimSession {
 }
 
 export async function openSimSession(link: ByteLink, platform: Platform, options: SimSessionOptions = {}): Promise<SimSession> {
-  const at = new AtEngine(link, platform);
+  const dialect = options.dialect ?? "generic";
+  if (!isModemDialectName(dialect)) throw new UnknownModemDialectError(`unknown modem dialect ${JSON.stringify(dialect)}`);
+  const at = new AtEngine(link, platform, atEngineOptions(dialect));
+  let modem: Modem | undefined;
   try {
-    const modem = new GenericModem(at, platform);
+    modem = createModem(dialect, at, platform);
     await modem.init(options.pin === undefined ? {} : { pin: options.pin });
     const identity = await modem.identity();
-    const access = createAtCardAccess(at, {
-      order: options.transports ?? ["csim", "cgla"],
+    const access = createAtCardAccess(modem.simPort, {
+      order: options.transports ?? modem.simAccess.order,
       log: (level, message) => platform.log(level, "sim", message),
     });
     const client = new IotSafeClient(access, { platform });
     await client.open();
+    const opened = modem;
     return {
       at,
-      modem,
+      modem: opened,
       identity,
       client,
       transport: access.current.name,
@@ -45,11 +53,13 @@ export async function openSimSession(link: ByteLink, platform: Platform, options
         try {
           await client.close();
         } finally {
+          opened.dispose();
           at.close();
         }
       },
     };
   } catch (error) {
+    modem?.dispose();
     at.close();
     throw error;
   }

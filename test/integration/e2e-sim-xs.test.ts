@@ -152,6 +152,28 @@ describe("end to end: firmware + AT engine + virtual modem + virtual IoT SAFE SI
     }
   });
 
+  describe("TLS 1.3 through the modem's own sockets (--transport modem), key in the SIM, against openssl s_server", function () {
+    for (const dialect of ["quectel-bg95", "simcom-sim7080", "ublox-sara-r5", "sequans-gm02s", "nordic-slm"]) {
+      it(`xs: ${dialect}: the server sees the SIM's certificate and answers through the virtual modem's socket`, async function () {
+        const modemWorld = await startSimWorld({ caCert: pki.path("ca.pem"), caKey: pki.path("ca.key"), dialect });
+        const server = await startSServer(pki.dir, sServerArgs("server.pem", "server.key"));
+        try {
+          const { result } = await runFirmware<SecureEchoResult>(
+            "secure-echo",
+            { network: "modem", dialect, host: "127.0.0.1", port: server.port, serverName: "localhost", caPem: pki.read("ca.pem"), send: "hello IoT SAFE" },
+            { engine: "xs", modem: modemWorld.modemUrl },
+          );
+          assert.equal(result.reply, "EFAS ToI olleh");
+          assert.ok("attach" in result.phases && "socket" in result.phases, `phases: ${JSON.stringify(result.phases)}`);
+          await server.waitFor(/CN ?= ?device-001/);
+        } finally {
+          await server.stop();
+          await modemWorld.close();
+        }
+      });
+    }
+  });
+
   describe("TLS 1.3 with the client key in the SIM, against node:tls", function () {
     let server: TlsServer;
     let port = 0;

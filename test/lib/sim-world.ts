@@ -29,12 +29,16 @@ export interface SimWorld {
 }
 
 /** A profile for CN `cn` issued by the CA at caCert/caKey, served by a virtual modem on loopback. */
-export async function startSimWorld(options: { caCert: string; caKey: string; cn?: string; extraProfileArgs?: string[][] }): Promise<SimWorld> {
+export async function startSimWorld(options: { caCert: string; caKey: string; cn?: string; extraProfileArgs?: string[][]; dialect?: string }): Promise<SimWorld> {
   const dir = mkdtempSync(join(tmpdir(), "iotsafe-world-"));
   const profilePath = join(dir, "sim.json");
   iotsafeCli("profile", "new", "--out", profilePath, "--ca-cert", options.caCert, "--ca-key", options.caKey, "--cn", options.cn ?? "device-001");
   for (const args of options.extraProfileArgs ?? []) iotsafeCli("profile", ...args.map((a) => a.replace("{profile}", profilePath)));
-  const modem = await startVirtualModem({ card: await cardFromProfileFile(profilePath), listen: { host: "127.0.0.1", port: 0 } });
+  const modem = await startVirtualModem({
+    card: await cardFromProfileFile(profilePath),
+    listen: { host: "127.0.0.1", port: 0 },
+    ...(options.dialect ? { dialect: options.dialect } : {}),
+  });
   return {
     dir,
     profilePath,

@@ -10,12 +10,14 @@ import { registerCommand } from "../registry.js";
 const USAGE = `usage: iotsafe connect --modem tcp://HOST:PORT --host H --port P --ca CA.pem [--servername N]
                       [--transport direct|modem] [--engine xs|node] [--send TEXT]
                       [--sim-transport csim|cgla|auto] [--key-id 01] [--cert-ids 02[,03]]
+                      [--dialect NAME] [--apn APN]
 
 Runs the firmware (in XS by default) with the SIM reached through the AT modem at --modem: opens
 IoT SAFE, reads the client certificate, performs the TLS 1.3 handshake with the CertificateVerify
 signed inside the SIM, sends TEXT plus a newline, prints the first line that comes back, exits 0.
 --transport direct carries TLS over a TCP connection made by this host (a gateway with a wired
-network and a cellular modem for the SIM); --transport modem through the modem's own sockets.`;
+network and a cellular modem for the SIM); --transport modem through the modem's own sockets
+(--dialect quectel-bg95 by default: the modem family, as in \`iotsafe sim --dialect\`).`;
 
 export interface SecureEchoResult {
   reply: string;
@@ -43,6 +45,8 @@ registerCommand("connect", {
         "sim-transport": { type: "string", default: "auto" },
         "key-id": { type: "string", default: "01" },
         "cert-ids": { type: "string", default: "02" },
+        dialect: { type: "string" },
+        apn: { type: "string", default: "internet" },
         verbose: { type: "boolean" },
         help: { type: "boolean" },
       },
@@ -68,6 +72,8 @@ registerCommand("connect", {
         simTransport: values["sim-transport"],
         keyId: values["key-id"],
         certificateIds: values["cert-ids"],
+        ...(values.dialect ? { dialect: values.dialect } : {}),
+        apn: values.apn,
       },
       { engine: values.engine as Engine, modem: values.modem, links, logLevel: values.verbose ? "info" : "warn" },
     );
@@ -77,7 +83,7 @@ registerCommand("connect", {
       process.stderr.write(
         `${i.version} ${i.cipherSuite} ${i.group}${i.helloRetryRequest ? " (after HelloRetryRequest)" : ""}; server ${i.serverCertificate.subject}; ` +
           `client signature ${i.clientSignatureScheme ?? "none"} made in the SIM via ${result.simTransport}; ` +
-          `SIM traffic during the handshake: ${result.handshakeSim.apdus} APDUs, ${result.handshakeSim.atCommands} AT commands, ${result.handshakeSim.atBytes} AT bytes; ` +
+          `during the handshake: ${result.handshakeSim.apdus} APDUs to the SIM, ${result.handshakeSim.atCommands} AT commands (${result.handshakeSim.atBytes} bytes) on the modem link; ` +
           `phases (ms): ${JSON.stringify(result.phases)}${peakHeapCount ? `; XS peak heap ${peakHeapCount} slots` : ""}\n`,
       );
     }
