@@ -442,7 +442,13 @@ export class GenericModem implements Modem, SocketOperations {
 
   /** Is the data cid already defined with this type and APN (AT+CGDCONT?)? */
   async #contextIs(type: string, apn: string): Promise<boolean> {
-    const { lines } = await this.query("AT+CGDCONT?", { prefix: "+CGDCONT:" });
+    let lines: readonly string[];
+    try {
+      ({ lines } = await this.query("AT+CGDCONT?", { prefix: "+CGDCONT:" }));
+    } catch (error) {
+      if (error instanceof AtCommandError) return false; // cannot tell: set it
+      throw error;
+    }
     for (const line of lines) {
       const fields = fieldsOf(line, "+CGDCONT:");
       if (integerField(fields, 0, 0, 255, "+CGDCONT cid") !== this.profile.cid) continue;
@@ -451,9 +457,15 @@ export class GenericModem implements Modem, SocketOperations {
     return false;
   }
 
-  async #functionality(): Promise<number> {
-    const { lines } = await this.query("AT+CFUN?", { prefix: "+CFUN:" });
-    return integerField(fieldsOf(lineWith(lines, "+CFUN:", "AT+CFUN?"), "+CFUN:"), 0, 0, 255, "+CFUN <fun>");
+  /** AT+CFUN? level; undefined when the modem does not say. */
+  async #functionality(): Promise<number | undefined> {
+    try {
+      const { lines } = await this.query("AT+CFUN?", { prefix: "+CFUN:" });
+      return integerField(fieldsOf(lineWith(lines, "+CFUN:", "AT+CFUN?"), "+CFUN:"), 0, 0, 255, "+CFUN <fun>");
+    } catch (error) {
+      if (error instanceof AtCommandError || error instanceof ModemResponseError) return undefined;
+      throw error;
+    }
   }
 
   /** Dialect hook before the radio goes on (RAT selection and the like). */

@@ -87,13 +87,14 @@ export function lineWith(lines: readonly string[], prefix: string, command: stri
 
 /**
  * The 27.007 `+CCLK` time `yy/MM/dd,hh:mm:ss±zz` (zz in quarter hours; some modems omit it or
- * print a 4-digit year) as a Date in UTC.
+ * print a 4-digit year) as a Date in UTC. yy 70..99 are 1970..1999, 00..69 are 2000..2069.
  */
 export function parseClock(text: string): Date {
   const match = /^"?(\d{2}|\d{4})\/(\d{2})\/(\d{2}),(\d{2}):(\d{2}):(\d{2})(?:([+-])(\d{1,2}))?"?$/.exec(text.trim());
   if (!match) throw new ModemResponseError(`clock ${quoteForError(text)} is not yy/MM/dd,hh:mm:ss±zz`);
   const yearText = match[1]!;
-  const year = yearText.length === 2 ? 2000 + Number(yearText) : Number(yearText);
+  // Two-digit years pivot at 70: modems count from 1980 (Quectel) or 2000 before network time arrives.
+  const year = yearText.length === 2 ? (Number(yearText) >= 70 ? 1900 : 2000) + Number(yearText) : Number(yearText);
   const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(match[i]));
   if (month! < 1 || month! > 12 || day! < 1 || day! > 31 || hour! > 23 || minute! > 59 || second! > 60) {
     throw new ModemResponseError(`clock ${quoteForError(text)} has a field out of range`);
