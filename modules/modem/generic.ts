@@ -78,6 +78,8 @@ export interface DialectProfile {
   readonly apnAtAttach?: boolean;
   /** How often an idle socket asks the modem for data when no URC announces it (default 2000 ms). */
   readonly socketPollMs?: number;
+  /** Default watchdog period (ModemOptions.healthCheckMs) for families whose resets go unannounced. */
+  readonly healthCheckMs?: number;
 }
 
 export const GENERIC_PROFILE: DialectProfile = {
@@ -122,7 +124,7 @@ export interface ModemOptions {
   bootTimeoutMs?: number;
   /**
    * Every this many ms, check that the modem still answers and kept its settings (a watchdog
-   * for resets nobody announces). Default 30000 for families without a boot URC, else 0 (off).
+   * for resets nobody announces). Default: the family's (30000 for u-blox, which prints no boot URC; else off).
    */
   healthCheckMs?: number;
   timeouts?: {
@@ -310,11 +312,11 @@ export class GenericModem implements Modem, SocketOperations {
   }
 
   #armHealthCheck(): void {
-    const interval = this.options.healthCheckMs ?? (this.profile.bootUrcs.length === 0 ? 30000 : 0);
-    if (interval <= 0 || this.#disposed || this.#healthTimer !== undefined) return;
+    const interval = this.options.healthCheckMs ?? this.profile.healthCheckMs ?? 0;
+    if (interval <= 0 || this.#disposed || this.at.isClosed || this.#healthTimer !== undefined) return;
     this.#healthTimer = this.platform.setTimer(() => {
       this.#healthTimer = undefined;
-      if (this.#disposed) return;
+      if (this.#disposed || this.at.isClosed) return;
       const check = this.#recovery ? Promise.resolve() : this.#checkConfigured().catch((error: unknown) => void this.#noteFailure(error));
       void check.then(() => this.#armHealthCheck());
     }, interval);
@@ -774,8 +776,9 @@ export class GenericModem implements Modem, SocketOperations {
     let start = STEPS.indexOf(from);
     let lastError: unknown;
     this.log("info", `recovering (${reason}) from step ${from}`);
-    for (let round = 1; round <= rounds && !this.#disposed; round++) {
-      for (let index = start; index < STEPS.length && !this.#disposed; index++) {
+    const gone = (): boolean => this.#disposed || this.at.isClosed;
+    for (let round = 1; round <= rounds && !gone(); round++) {
+      for (let index = start; index < STEPS.length && !gone(); index++) {
         const step = STEPS[index]!;
         if (step === "hard-reset" && !this.options.hooks?.hardReset) continue;
         if (step === "soft-reset" && !this.profile.softResetCommand) continue;
@@ -792,7 +795,7 @@ export class GenericModem implements Modem, SocketOperations {
         }
       }
       start = 0;
-      if (round < rounds) {
+      if (round < rounds && !gone()) {
         await sleep(this.platform, backoff);
         backoff = Math.min(backoff * 2, recovery.maxBackoffMs ?? 60000);
       }

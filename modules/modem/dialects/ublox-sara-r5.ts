@@ -31,6 +31,8 @@ export const UBLOX_SARA_R5_PROFILE: DialectProfile = {
   bootTimeoutMs: 20000,
   connectTimeoutMs: 150000,
   activationTimeoutMs: 150000,
+  // Nothing announces a reboot: check the settings now and then.
+  healthCheckMs: 30000,
 };
 
 const PROFILE_ID = 0;
