@@ -16,6 +16,7 @@ import {
   type ModemSocket,
   NoCoverageError,
   type SignalQuality,
+  SimLockedError,
   SocketLostError,
   SocketReceiveError,
 } from "../../modules/modem/index.js";
@@ -183,6 +184,17 @@ export function dialectSuite(c: DialectCase): void {
       assert.equal(identity.iccid, DEFAULT_IDENTITY.iccid);
       assert.equal(identity.imsi, DEFAULT_IDENTITY.imsi);
       assert.ok(identity.model.length > 0 && identity.firmware.length > 0);
+    });
+
+    it("reports a SIM that wants its PIN, and enters the PIN when given", async function () {
+      const locked = await rig(c.dialect, { pin: "2468" });
+      try {
+        await assert.rejects(locked.modem.init(), (error: Error) => error instanceof SimLockedError && error.state === "SIM PIN");
+        await locked.modem.init({ pin: "2468" });
+        assert.equal((await locked.modem.identity()).imsi, DEFAULT_IDENTITY.imsi);
+      } finally {
+        await locked.close();
+      }
     });
 
     it("attaches, reads network time and signal quality", async function () {
