@@ -69,13 +69,17 @@ if (existsSync(firmwareEntry)) {
 }
 
 // 3. The device build for Moddable's mcconfig (manifest.json lists dist/device/main): one ESM
-// module with the SDK's modules (embedded:*, timer, time, rng, mc/config) left as imports.
+// module with the SDK's modules (embedded:*, timer, time, crypt, ec, ecp, preference, mc/config) and the
+// native iotsafe/random left as imports.
 await esbuild.build({
   ...xsOptions,
+  // The SDK's XS (16/17) runs ES2022 class fields natively; es2020 would turn private fields into
+  // module-level WeakMaps, which are read-only once the bundle is preloaded into flash.
+  target: "es2022",
   format: "esm",
   entryPoints: [join(root, "hosts/esp32/main.ts")],
   outfile: join(dist, "device/main.js"),
-  external: ["embedded:*", "timer", "time", "rng", "mc/config"],
+  external: ["embedded:*", "timer", "time", "crypt", "ec", "ecp", "preference", "iotsafe/*", "mc/config"],
 });
 
 writeFileSync(stamp, new Date().toISOString());

@@ -1,39 +1,102 @@
 /**
- * The firmware's main module on Moddable hosts. Board and simulator settings come from the
- * manifest's `config` (mc/config): on an ESP32 board the modem is on a UART; in the Moddable
- * desktop simulator it is the virtual modem, reached over TCP.
+ * The firmware's main module on Moddable hosts (ESP32 boards and the Moddable desktop simulator).
+ *
+ * The module only defines things; the Moddable runtime calls its default export once the machine
+ * is up. That keeps the module body free of native calls, so the whole firmware bundle can be
+ * preloaded: built into flash at link time instead of being created in the JS heap at boot
+ * (manifest.json "preload"; documentation/xs/preload.md in the SDK).
+ *
+ * Settings come from the manifest's config (settings.ts). Output lines for hosts and tests:
+ *   "@device {json}"   each DeviceEvent (modules/device/device.ts)
+ *   "@done {json}"     the DeviceSummary, when `messages` readings were acknowledged
+ *   "@failed text"     the device stopped on an error it could not recover from
+ *   "@memory {json}"   measurement builds only (config.memoryProbe = interval in ms): the largest
+ *                      live heap seen (garbage collected before each reading), before "@done"
  */
+import { BlockCipher, Digest, GHASH, Mode } from "crypt";
+import EC from "ec";
+import ECPoint from "ecp";
 import config from "mc/config";
-import RNG from "rng";
-import { firmwareEntries } from "../../modules/device/entries.js";
-import type { ByteLink } from "../../modules/platform/platform.js";
+import { createNativeProvider, type ModdableCrypt } from "../../modules/crypto/native-provider.js";
+import { nobleCrypto } from "../../modules/crypto/noble-provider.js";
+import { applicationSensors } from "../../modules/device/app-sensors.js";
+import { Device } from "../../modules/device/device.js";
+import fillRandom from "iotsafe/random";
+import { moddableBoardIo } from "./board-io.js";
+import { createBoard } from "./boards.js";
 import { moddablePlatform, tcpLink, uartLink } from "./platform.js";
+import { readSettings } from "./settings.js";
+import { preferenceStores } from "./storage.js";
 
-interface ModemConfig {
-  /** "uart" on boards, "tcp" in the Moddable simulator. */
-  link: "uart" | "tcp";
-  port?: number;
-  transmit?: number;
-  receive?: number;
-  baud?: number;
-  address?: string;
-  tcpPort?: number;
+/** Marks the lines hosts parse out of the trace output. */
+export const DEVICE_LINE = "@device ";
+export const DONE_LINE = "@done ";
+export const FAILED_LINE = "@failed ";
+export const MEMORY_LINE = "@memory ";
+
+interface MemoryReading {
+  slotBytes: number;
+  chunkBytes: number;
+  stackBytes: number;
 }
 
-const modemConfig = config.modem as ModemConfig;
-const platform = moddablePlatform({
-  fillRandom: (out) => out.set(new Uint8Array(RNG.get(out.length))),
-  logLevel: (config.logLevel as "debug" | "info" | "warn" | "error" | undefined) ?? "info",
-});
-
-let modem: ByteLink;
-if (modemConfig.link === "tcp") {
-  modem = tcpLink({ address: modemConfig.address ?? "127.0.0.1", port: modemConfig.tcpPort ?? 5555 });
-} else {
-  modem = uartLink({ port: modemConfig.port ?? 1, transmit: modemConfig.transmit!, receive: modemConfig.receive!, baud: modemConfig.baud ?? 115200 });
+/**
+ * Measurement builds: every `intervalMs` (and at each device event) collect garbage and read the
+ * live heap; returns a function giving the largest readings. The probe module exists only in the
+ * measurement manifest, so it is imported at run time.
+ */
+async function startMemoryProbe(platform: ReturnType<typeof moddablePlatform>, intervalMs: number): Promise<{ sample(): void; peak(): MemoryReading }> {
+  const probe = ((await import("iotsafe/memory-probe")) as { default: () => MemoryReading }).default;
+  const peak: MemoryReading = { slotBytes: 0, chunkBytes: 0, stackBytes: 0 };
+  const sample = () => {
+    const reading = probe();
+    peak.slotBytes = Math.max(peak.slotBytes, reading.slotBytes);
+    peak.chunkBytes = Math.max(peak.chunkBytes, reading.chunkBytes);
+    peak.stackBytes = Math.max(peak.stackBytes, reading.stackBytes);
+  };
+  const tick = () => {
+    sample();
+    platform.setTimer(tick, intervalMs);
+  };
+  platform.setTimer(tick, intervalMs);
+  return { sample, peak: () => ({ ...peak }) };
 }
 
-firmwareEntries["device-boot"]!({}, { platform, link: () => modem, print: (text) => trace(text) }).then(
-  (result) => trace(`boot: ${JSON.stringify(result)}\n`),
-  (error: unknown) => trace(`boot failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`),
-);
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+async function start(): Promise<void> {
+  const settings = readSettings(config);
+  const platform = moddablePlatform({ fillRandom: (out) => fillRandom(out), logLevel: settings.logLevel });
+  // The simulator board opens no pins: its BoardIo is never called (and the simulator has no GPIOs).
+  const board = createBoard(settings.board, moddableBoardIo(), platform);
+  await board.bringUp();
+  const modemLink = board.tcp ? tcpLink(board.tcp) : uartLink(board.uart!);
+  const crypt: ModdableCrypt = { Digest, BlockCipher, Mode, GHASH, EC, ECPoint };
+  const provider = settings.crypto === "native" ? createNativeProvider(crypt) : nobleCrypto;
+  const probeInterval = Number(config.memoryProbe ?? 0); // mcconfig command-line values are strings
+  const memoryProbe = probeInterval > 0 ? await startMemoryProbe(platform, probeInterval) : undefined;
+  platform.log("info", "main", `board ${board.kind}, modem ${settings.device.modem.dialect} over ${board.tcp ? `TCP ${board.tcp.address}:${board.tcp.port}` : `UART${board.uart!.port} at ${board.uart!.baud} baud`}, crypto ${provider.name}`);
+  const device = new Device({
+    config: settings.device,
+    platform,
+    modemLink,
+    board: board.hooks,
+    outboxStore: preferenceStores()("outbox"),
+    sensors: applicationSensors(platform),
+    provider,
+    onEvent: (event) => {
+      memoryProbe?.sample();
+      trace(DEVICE_LINE + JSON.stringify(event) + "\n");
+    },
+    ...(settings.messages !== undefined ? { stopAfterAcknowledged: settings.messages } : {}),
+  });
+  const summary = await device.run();
+  if (memoryProbe) trace(MEMORY_LINE + JSON.stringify(memoryProbe.peak()) + "\n");
+  trace(DONE_LINE + JSON.stringify(summary) + "\n");
+}
+
+export default function main(): void {
+  start().catch((error: unknown) => trace(FAILED_LINE + describe(error) + "\n"));
+}

@@ -1,16 +1,20 @@
 /**
- * A stand-in for Moddable's native `crypt` module (Digest, BlockCipher, Mode "CTR", GHASH) for
- * running the native provider on Node and xsnap, where the SDK's C code is absent. It reproduces the
+ * A stand-in for Moddable's native crypto modules (`crypt`: Digest, BlockCipher, Mode "CTR", GHASH;
+ * `ec`/`ecp`: EC with mul/mul2, ECPoint) for running the native provider on Node and xsnap, where
+ * the SDK's C code is absent. It reproduces the
  * behaviour the provider must cope with, as read in the SDK's modules/crypt/digest/modCrypt.c and
  * kcl/ghash.c: BlockCipher, Mode and GHASH take only ArrayBuffers (xsmcToArrayBuffer); GHASH pads
  * every write to a whole block; CTR increments the whole 128-bit counter big-endian; close(true)
- * returns the digest so far and keeps going. The primitives underneath are @noble's SHA-2 and AES
- * and a bit-serial GF(2^128) multiply written from NIST SP 800-38D §6.3.
+ * returns the digest so far and keeps going; EC takes (a, b, m) and multiplies points given as
+ * {x, y, z} (z = 0: infinity), answering normalised affine points. The primitives underneath are
+ * @noble's SHA-2, AES and P-256/P-384 point arithmetic and a bit-serial GF(2^128) multiply written
+ * from NIST SP 800-38D §6.3.
  * Counters record which native class did the work, so tests can see the provider really uses them.
  */
 import { ecb } from "@noble/ciphers/aes.js";
+import { p256, p384 } from "@noble/curves/nist.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
-import type { ModdableCrypt, NativeBlockCipher, NativeDigest, NativeMode } from "../../../modules/crypto/native-provider.js";
+import type { ModdableCrypt, NativeBlockCipher, NativeDigest, NativeEc, NativeEcPoint, NativeMode } from "../../../modules/crypto/native-provider.js";
 
 export interface EmulationCounters {
   digests: number;
@@ -19,6 +23,7 @@ export interface EmulationCounters {
   blockCiphers: number;
   ctrBytes: number;
   ghashBytes: number;
+  ecMultiplications: number;
 }
 
 /** The part of a noble hash instance the emulation uses. */
@@ -67,7 +72,7 @@ function gfMultiply(x: bigint, y: bigint): bigint {
 }
 
 export function emulatedModdableCrypt(): ModdableCrypt & { counters: EmulationCounters } {
-  const counters: EmulationCounters = { digests: 0, digestBytes: 0, keptStateCloses: 0, blockCiphers: 0, ctrBytes: 0, ghashBytes: 0 };
+  const counters: EmulationCounters = { digests: 0, digestBytes: 0, keptStateCloses: 0, blockCiphers: 0, ctrBytes: 0, ghashBytes: 0, ecMultiplications: 0 };
   const hashes: Record<string, { create(): RunningHash }> = { SHA256: sha256, SHA384: sha384, SHA512: sha512 };
 
   class Digest implements NativeDigest {
@@ -193,5 +198,40 @@ export function emulatedModdableCrypt(): ModdableCrypt & { counters: EmulationCo
     }
   }
 
-  return { Digest, BlockCipher, Mode, GHASH, counters };
+  class ECPoint implements NativeEcPoint {
+    readonly z: bigint;
+    constructor(
+      readonly x: bigint,
+      readonly y: bigint,
+      identity = false,
+    ) {
+      this.z = identity ? 0n : 1n;
+    }
+  }
+
+  class EC implements NativeEc {
+    readonly #curve: typeof p256;
+    constructor(a: bigint, b: bigint, m: bigint) {
+      const curve = [p256, p384].find((c) => c.Point.CURVE().p === m && c.Point.CURVE().a === a && c.Point.CURVE().b === b);
+      if (!curve) throw new Error("emulation: only P-256 and P-384");
+      this.#curve = curve;
+    }
+    #toNoble(point: NativeEcPoint) {
+      return point.z === 0n ? this.#curve.Point.ZERO : this.#curve.Point.fromAffine({ x: point.x, y: point.y });
+    }
+    #fromNoble(point: InstanceType<typeof p256.Point>): NativeEcPoint {
+      if (point.is0()) return new ECPoint(0n, 0n, true);
+      const { x, y } = point.toAffine();
+      return new ECPoint(x, y);
+    }
+    mul(point: NativeEcPoint, k: bigint): NativeEcPoint {
+      counters.ecMultiplications++;
+      return this.#fromNoble(k === 0n ? this.#curve.Point.ZERO : this.#toNoble(point).multiplyUnsafe(k));
+    }
+    mul2(p1: NativeEcPoint, k1: bigint, p2: NativeEcPoint, k2: bigint): NativeEcPoint {
+      return this.#fromNoble(this.#toNoble(this.mul(p1, k1)).add(this.#toNoble(this.mul(p2, k2))));
+    }
+  }
+
+  return { Digest, BlockCipher, Mode, GHASH, EC, ECPoint, counters };
 }

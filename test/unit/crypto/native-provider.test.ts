@@ -1,15 +1,22 @@
 // The Moddable-native crypto provider: the same conformance suite as the noble provider, run over an
 // emulation of the SDK's `crypt` module (the real module is exercised inside the Moddable simulator:
 // test/integration/moddable-crypto.test.ts), plus checks that the native classes do the work.
-import { asciiToBytes, concatBytes, toHex } from "../../../modules/bytes/bytes.js";
-import { createNativeProvider } from "../../../modules/crypto/native-provider.js";
+import { asciiToBytes, concatBytes, fromHex, toHex } from "../../../modules/bytes/bytes.js";
+import { createNativeProvider, type ModdableCrypt } from "../../../modules/crypto/native-provider.js";
 import { nobleCrypto } from "../../../modules/crypto/noble-provider.js";
-import type { AeadName, HashName } from "../../../modules/crypto/provider.js";
+import type { AeadName, HashName, PublicKey } from "../../../modules/crypto/provider.js";
 import * as assert from "../../lib/portable/assert.js";
 import { emulatedModdableCrypt } from "./moddable-crypt-emulation.js";
 import { describeProviderConformance } from "./provider-conformance.js";
+import * as W from "./wycheproof-selection.js";
 
-describeProviderConformance("moddable-native over an emulation of the SDK's crypt module", createNativeProvider(emulatedModdableCrypt()));
+describeProviderConformance("moddable-native over an emulation of the SDK's crypt and ec modules", createNativeProvider(emulatedModdableCrypt()));
+// Without the SDK's `ec` module the provider leaves ECDH and ECDSA's point arithmetic to noble.
+const withoutEc = (): ModdableCrypt => {
+  const { Digest, BlockCipher, Mode, GHASH } = emulatedModdableCrypt();
+  return { Digest, BlockCipher, Mode, GHASH };
+};
+describeProviderConformance("moddable-native over an emulation of the SDK's crypt module alone", createNativeProvider(withoutEc()));
 
 describe("crypto provider (moddable-native) specifics", () => {
   /** A deterministic byte pattern of any length. */
@@ -20,7 +27,7 @@ describe("crypto provider (moddable-native) specifics", () => {
     const refuse = (): never => {
       throw new Error("the fallback provider was used");
     };
-    const refusing = { ...nobleCrypto, hash: refuse, hmac: refuse, hkdfExtract: refuse, hkdfExpand: refuse, createHash: refuse };
+    const refusing = { ...nobleCrypto, hash: refuse, hmac: refuse, hkdfExtract: refuse, hkdfExpand: refuse, createHash: refuse, verify: refuse };
     const native = createNativeProvider(crypt, refusing);
     assert.equal(native.name, "moddable-native");
     // RFC 4231 test case 1: key 0x0b × 20, "Hi There".
@@ -74,7 +81,7 @@ describe("crypto provider (moddable-native) specifics", () => {
     assert.deepEqual(native.aeadOpen("aes-128-gcm", key, nonce, inside, aad), plaintext);
   });
 
-  it("ChaCha20-Poly1305, ECDH and signature checks go to the fallback provider", () => {
+  it("ChaCha20-Poly1305 and X25519 go to the fallback provider; P-256 ECDH and ECDSA use the native curve code", () => {
     const used: string[] = [];
     const spy = new Proxy(nobleCrypto, {
       get(target, property, receiver) {
@@ -82,11 +89,21 @@ describe("crypto provider (moddable-native) specifics", () => {
         return typeof value === "function" ? (...args: unknown[]) => (used.push(String(property)), (value as (...a: unknown[]) => unknown)(...args)) : value;
       },
     });
-    const native = createNativeProvider(emulatedModdableCrypt(), spy);
+    const crypt = emulatedModdableCrypt();
+    const native = createNativeProvider(crypt, spy);
     native.aeadSeal("chacha20-poly1305", new Uint8Array(32), new Uint8Array(12), new Uint8Array(3), new Uint8Array(0));
-    native.ecdhKeyPair("secp256r1", new Uint8Array(48).fill(1));
+    native.ecdhKeyPair("x25519", new Uint8Array(32).fill(1));
+    const multiplications = crypt.counters.ecMultiplications;
+    const pair = native.ecdhKeyPair("secp256r1", new Uint8Array(48).fill(1));
+    native.ecdhSharedSecret("secp256r1", pair.privateKey, pair.publicKey);
+    assert.equal(crypt.counters.ecMultiplications - multiplications, 2, "key generation and the shared secret multiplied natively");
     native.aeadSeal("aes-128-gcm", new Uint8Array(16), new Uint8Array(12), new Uint8Array(3), new Uint8Array(0));
-    assert.deepEqual(used, ["aeadSeal", "ecdhKeyPair"]);
+    const digestsBefore = crypt.counters.digestBytes;
+    const t = W.ecdsa256.tests.find((x) => x.result === "valid" && x.msg.length > 0)!;
+    const key: PublicKey = { kind: "ec", curve: "secp256r1", point: fromHex(t.publicKey) };
+    assert.equal(native.verify({ kind: "ecdsa", hash: "sha256" }, key, fromHex(t.msg), fromHex(t.sig)), true);
+    assert.equal(crypt.counters.digestBytes - digestsBefore, t.msg.length / 2, "the message went through the native digest");
+    assert.deepEqual(used, ["aeadSeal", "ecdhKeyPair"], "only ChaCha20-Poly1305 and X25519 reached the fallback");
   });
 
   it("a running hash forks: the digest-so-far comes from the native state, other forks replay the input", () => {
@@ -108,6 +125,21 @@ describe("crypto provider (moddable-native) specifics", () => {
       assert.deepEqual(stale.digest(), nobleCrypto.hash(algorithm, concatBytes(pattern(100, 1), pattern(3, 2), pattern(5, 3))), `${algorithm} stale fork`);
       assert.deepEqual(running.digest(), nobleCrypto.hash(algorithm, concatBytes(pattern(100, 1), pattern(3, 2), pattern(5, 3), pattern(9, 5))), `${algorithm} original`);
     }
+  });
+
+  it("forks share the remembered input without disturbing each other or the original", () => {
+    const native = createNativeProvider(emulatedModdableCrypt());
+    const original = native.createHash("sha256").update(pattern(70, 1));
+    const a = original.clone();
+    const b = original.clone();
+    a.update(pattern(300, 2)); // grows past the shared buffer
+    b.update(pattern(5, 3));
+    original.update(pattern(9, 4)); // appends in place where the forks' input ended
+    const c = b.clone().update(pattern(1, 5));
+    assert.deepEqual(a.digest(), nobleCrypto.hash("sha256", concatBytes(pattern(70, 1), pattern(300, 2))), "fork a");
+    assert.deepEqual(b.digest(), nobleCrypto.hash("sha256", concatBytes(pattern(70, 1), pattern(5, 3))), "fork b");
+    assert.deepEqual(c.digest(), nobleCrypto.hash("sha256", concatBytes(pattern(70, 1), pattern(5, 3), pattern(1, 5))), "fork of fork b");
+    assert.deepEqual(original.digest(), nobleCrypto.hash("sha256", concatBytes(pattern(70, 1), pattern(9, 4))), "original");
   });
 
   it("a fork of a fork, and a fork of a finished hash's clone, give the right digests", () => {
