@@ -6,8 +6,10 @@
 import type { TrustStore } from "../crypto/path.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { MqttClient } from "../mqtt/client.js";
+import { MqttConnectionLostError } from "../mqtt/errors.js";
 import type { Platform } from "../platform/platform.js";
 import { TlsClient } from "../tls/client.js";
+import { TlsClosedError } from "../tls/errors.js";
 import type { TlsTransport } from "../tls/transport.js";
 import type { CloudConnector } from "./provisioner.js";
 
@@ -25,6 +27,20 @@ export interface TlsMqttConnectorOptions {
   /** TLS handshake and CONNACK time limits. Default 60000 ms each. */
   connectTimeoutMs?: number;
   ackTimeoutMs?: number;
+}
+
+/**
+ * The server completed the TLS handshake, then closed the connection without an alert and without
+ * answering CONNECT. In TLS 1.3 the server checks the client certificate after the handshake, and
+ * some servers (Node's, for one) refuse it by just closing: this is most likely such a refusal.
+ */
+export class ClosedAfterHandshakeError extends Error {
+  override name = "ClosedAfterHandshakeError";
+  readonly reason: unknown;
+  constructor(serverName: string, reason: unknown) {
+    super(`${serverName} closed the connection right after the TLS handshake, without an alert and without answering CONNECT: it most likely refused the client certificate`);
+    this.reason = reason;
+  }
 }
 
 export function tlsMqttConnector(options: TlsMqttConnectorOptions): CloudConnector {
@@ -46,12 +62,17 @@ export function tlsMqttConnector(options: TlsMqttConnectorOptions): CloudConnect
       throw error;
     }
     // MqttClient.connect closes the stream (the TLS session) itself when it fails.
-    return MqttClient.connect(tls, {
-      platform: options.platform,
-      clientId,
-      keepAliveSeconds: options.keepAliveSeconds ?? 60,
-      connectTimeoutMs: options.connectTimeoutMs ?? 60000,
-      ackTimeoutMs: options.ackTimeoutMs ?? 30000,
-    });
+    try {
+      return await MqttClient.connect(tls, {
+        platform: options.platform,
+        clientId,
+        keepAliveSeconds: options.keepAliveSeconds ?? 60,
+        connectTimeoutMs: options.connectTimeoutMs ?? 60000,
+        ackTimeoutMs: options.ackTimeoutMs ?? 30000,
+      });
+    } catch (error) {
+      if (error instanceof MqttConnectionLostError && error.reason instanceof TlsClosedError) throw new ClosedAfterHandshakeError(options.serverName, error);
+      throw error;
+    }
   };
 }

@@ -32,6 +32,7 @@ import type { KeyValueStore } from "../platform/storage.js";
 import type { ClientCredential } from "../tls/credential.js";
 import { TlsAlertError } from "../tls/errors.js";
 import { type DeviceFacts, expandFacts, type ProvisioningConfig } from "./config.js";
+import { ClosedAfterHandshakeError } from "./connect.js";
 import { type ProvisioningSim, SimKeyCredential } from "./credential.js";
 import { CertificateChainError, CertificateKeyMismatchError, ClaimRejectedError, ProvisioningError, ProvisioningResponseError, RegistrationRejectedError } from "./errors.js";
 import { FleetProvisioningClient, type IssuedCertificate, type ProvisioningMqtt } from "./fleet-api.js";
@@ -102,7 +103,7 @@ export function isCredentialRefusal(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
     if (current instanceof TlsAlertError && CERTIFICATE_REFUSAL_ALERTS.has(current.description)) return true;
-    if (current instanceof MqttNotAuthorizedError || current instanceof MqttBadCredentialsError) return true;
+    if (current instanceof MqttNotAuthorizedError || current instanceof MqttBadCredentialsError || current instanceof ClosedAfterHandshakeError) return true;
     const next = (current as { reason?: unknown; cause?: unknown }).reason ?? (current as { cause?: unknown }).cause;
     current = next;
   }
