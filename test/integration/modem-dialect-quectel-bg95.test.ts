@@ -120,3 +120,42 @@ describe("quectel-bg95 virtual modem: wire format of modems.md §2.1, byte for b
     assert.equal(await client.command("AT+CCID"), "\r\nERROR\r\n");
   });
 });
+
+describe("quectel-bg95 driver after an MCU reboot (the modem kept running)", function () {
+  this.timeout(30000);
+
+  it("opens a socket even though an earlier boot left socket id 0 open on the modem (+QIOPEN error 563)", async function () {
+    const { rig, echoServer } = await import("./modem-dialect-harness.test.js");
+    const { AtEngine } = await import("../../modules/at/index.js");
+    const { atEngineOptions, createModem } = await import("../../modules/modem/index.js");
+    const { connectTcpLink } = await import("../../hosts/node/links.js");
+    const echo = await echoServer();
+    const first = await rig("quectel-bg95");
+    try {
+      await first.modem.init();
+      await first.modem.attach({ apn: "iot.test" });
+      const stale = await first.modem.openTcp("127.0.0.1", echo.port);
+      assert.equal(stale.id, 0);
+      // The MCU reboots: its AT link goes away without closing the socket, and a new boot starts.
+      first.modem.dispose();
+      first.at.close();
+      const link = await connectTcpLink("127.0.0.1", first.running.port!);
+      const at = new AtEngine(link, first.platform, atEngineOptions("quectel-bg95"));
+      const modem = createModem("quectel-bg95", at, first.platform);
+      try {
+        await modem.init();
+        await modem.attach({ apn: "iot.test" });
+        const socket = await modem.openTcp("127.0.0.1", echo.port);
+        await socket.write(Uint8Array.of(1, 2, 3));
+        assert.deepEqual(await socket.read(3), Uint8Array.of(1, 2, 3));
+        await socket.close();
+      } finally {
+        modem.dispose();
+        at.close();
+      }
+    } finally {
+      await first.close();
+      await echo.close();
+    }
+  });
+});

@@ -126,6 +126,18 @@ export class QuectelBg95Modem extends GenericModem {
   }
 
   protected override async openSocketOnModem(host: string, port: number, timeoutMs: number): Promise<number> {
+    try {
+      return await this.#openOnce(host, port, timeoutMs);
+    } catch (error) {
+      // 563: the id is still held on the modem by a socket an earlier boot of the MCU opened (the
+      // modem kept running). The failed attempt closed it; one more try then finds it free.
+      if (!(error instanceof SocketOpenError) || error.code !== 563) throw error;
+      this.platform.log("info", "modem", `socket id ${error.socketId} was left open by an earlier boot; closed it, opening again`);
+      return this.#openOnce(host, port, timeoutMs);
+    }
+  }
+
+  async #openOnce(host: string, port: number, timeoutMs: number): Promise<number> {
     const id = this.freeSocketId(0, 11);
     let resolveCode!: (code: number) => void;
     const result = new Promise<number>((resolve) => {
