@@ -6,6 +6,7 @@
 import { fromHex } from "../bytes/bytes.js";
 import { DEFAULT_AIDS } from "../iotsafe/constants.js";
 import { MODEM_DIALECT_NAMES, type ModemDialectName } from "../modem/types.js";
+import { parseProvisioningConfig, type ProvisioningConfig } from "../provisioning/config.js";
 
 export class DeviceConfigError extends Error {
   override name = "DeviceConfigError";
@@ -91,6 +92,13 @@ export interface DeviceConfig {
   backoff: BackoffConfig;
   /** Time limits of the boot phases (modem init, attach, SIM, certificate). Default 240000 ms each. */
   phaseTimeoutMs: number;
+  /**
+   * Touchless provisioning (modules/provisioning/config.ts): when present, the SIM generates the
+   * operational key at first boot and the cloud issues its certificate, which the device keeps in
+   * its storage; iotsafe.privateKeyId and certificateIds are then not used. Needs network "modem".
+   * Default: absent (the SIM already holds the key and the certificate).
+   */
+  provisioning?: ProvisioningConfig;
 }
 
 function aidHex(aid: Uint8Array): string {
@@ -190,7 +198,7 @@ export function parseDeviceConfig(input: unknown): DeviceConfig {
   if (typeof input !== "object" || Array.isArray(input)) throw new DeviceConfigError("the device configuration must be an object");
   const root = input as Json;
   const d = DEFAULT_DEVICE_CONFIG;
-  checkKeys(root, ["modem", "network", "broker", "trustAnchors", "topic", "publishIntervalMs", "iotsafe", "outbox", "backoff", "phaseTimeoutMs"], "");
+  checkKeys(root, ["modem", "network", "broker", "trustAnchors", "topic", "publishIntervalMs", "iotsafe", "outbox", "backoff", "phaseTimeoutMs", "provisioning"], "");
 
   const m = section(root, "modem");
   checkKeys(m, ["dialect", "apn", "apnUser", "apnPassword", "pin", "simTransports", "registrationTimeoutMs"], "modem.");
@@ -288,7 +296,16 @@ export function parseDeviceConfig(input: unknown): DeviceConfig {
     outbox,
     backoff,
     phaseTimeoutMs: int(root, "phaseTimeoutMs", d.phaseTimeoutMs, 100, 3600000, ""),
+    ...provisioningSection(root, network),
   };
+}
+
+function provisioningSection(root: Json, network: string): { provisioning?: ProvisioningConfig } {
+  const input = root["provisioning"];
+  if (input === undefined || input === null) return {};
+  // Enrollment needs its own connections (claim, then operational) before telemetry: the modem's sockets.
+  if (network !== "modem") throw new DeviceConfigError('provisioning needs network "modem" (the host link of "direct" serves one connection)');
+  return { provisioning: parseProvisioningConfig(input) };
 }
 
 /** The AIDs as bytes (for IotSafeClient). */

@@ -24,6 +24,9 @@ import { atEngineOptions, createModem, type BoardHooks, type Modem, type ModemId
 import { MqttClient } from "../mqtt/client.js";
 import type { ByteLink, Platform } from "../platform/platform.js";
 import type { KeyValueStore } from "../platform/storage.js";
+import { tlsMqttConnector } from "../provisioning/connect.js";
+import { type ProvisioningEvent, Provisioner } from "../provisioning/provisioner.js";
+import type { ClientCredential } from "../tls/credential.js";
 import { TimeoutError, withTimeout } from "../platform/time.js";
 import { createAtCardAccess } from "../sim/index.js";
 import { TlsClient } from "../tls/client.js";
@@ -54,7 +57,9 @@ export type DeviceEvent =
   | { type: "recovered"; step: string; ms: number }
   | { type: "recovery-failed"; error: string }
   | { type: "backoff"; ms: number; failures: number }
-  | { type: "stopping"; reason: string };
+  | { type: "stopping"; reason: string }
+  /** A step of touchless provisioning (config.provisioning), during the certificate phase. */
+  | { type: "provisioning"; event: ProvisioningEvent };
 
 export class DeviceStoppedError extends Error {
   override name = "DeviceStoppedError";
@@ -78,6 +83,8 @@ export interface DeviceOptions {
   netLink?: () => ByteLink;
   /** Where the outbox lives (a storage domain of its own). */
   outboxStore: KeyValueStore;
+  /** Where touchless provisioning keeps its state and the issued certificate (a domain of its own; needed with config.provisioning). */
+  provisioningStore?: KeyValueStore;
   sensors: readonly SensorDefinition[];
   /** The board's modem power key and reset pin. */
   board?: BoardHooks;
@@ -116,7 +123,7 @@ interface Stack {
   initialised: boolean;
   attached: boolean;
   sim: IotSafeClient | undefined;
-  credential: SimClientCredential | undefined;
+  credential: ClientCredential | undefined;
   trustAnchors: (Uint8Array | string)[] | undefined;
 }
 
@@ -331,6 +338,7 @@ export class Device {
     }
     if (!s.credential || !s.trustAnchors || this.#clientId === undefined) {
       await this.#phase("certificate", s, async () => {
+        if (config.provisioning) return this.#provision(s);
         const credential = new SimClientCredential(s.sim!, {
           privateKey: objectId(config.iotsafe.privateKeyId),
           certificates: config.iotsafe.certificateIds.map((id) => objectId(id)),
@@ -354,6 +362,48 @@ export class Device {
         return `client ID ${cn} from the SIM's certificate (${chain.length} certificate${chain.length === 1 ? "" : "s"}, ${chain.reduce((n, c) => n + c.length, 0)} bytes); ${config.trustAnchors.length} trust anchor${config.trustAnchors.length === 1 ? "" : "s"}${fromSim ? `, ${fromSim} from the SIM` : ""}`;
       });
     }
+  }
+
+  /**
+   * The operational identity from touchless provisioning: the stored one, or a new one enrolled now
+   * (key generated in the SIM, certificate from the cloud over the claim credential).
+   */
+  async #provision(s: Stack): Promise<string> {
+    const config = this.#config;
+    const store = this.#options.provisioningStore;
+    if (!store) throw new DeviceIdentityError("provisioning is configured but the host gave no storage for it");
+    const anchors: (Uint8Array | string)[] = [];
+    for (const anchor of config.trustAnchors) anchors.push(anchor.startsWith("sim:") ? await s.sim!.readFile(objectId(anchor.slice(4))) : anchor);
+    const provisioner = new Provisioner({
+      sim: s.sim!,
+      store,
+      config: config.provisioning!,
+      platform: this.#platform,
+      provider: this.#provider,
+      device: { iccid: this.#identity?.iccid ?? "", imei: this.#identity?.imei ?? "" },
+      connect: tlsMqttConnector({
+        openTransport: () => s.modem.openTcp(config.broker.host, config.broker.port, { connectTimeoutMs: config.broker.connectTimeoutMs }),
+        serverName: config.broker.serverName,
+        trustAnchors: anchors,
+        platform: this.#platform,
+        provider: this.#provider,
+        clock: () => this.#wallClock(),
+        keepAliveSeconds: config.broker.keepAliveSeconds,
+        connectTimeoutMs: config.broker.connectTimeoutMs,
+        ackTimeoutMs: config.broker.ackTimeoutMs,
+      }),
+      clock: () => this.#wallClock(),
+      onEvent: (event) => this.#emit({ type: "provisioning", event }),
+    });
+    const identity = await provisioner.ensure();
+    expandTopic(config.topic, { clientId: identity.clientId, sensor: "x" }); // refuses a CN that cannot go into the topic
+    s.credential = identity.credential;
+    s.trustAnchors = anchors;
+    this.#clientId = identity.clientId;
+    this.#summary.clientId = identity.clientId;
+    const validTo = new Date(identity.notAfter).toISOString();
+    const how = identity.enrolled ? "enrolled now (touchless provisioning)" : identity.renewalError ? `renewal failed (${identity.renewalError.message}), kept` : "from the stored certificate";
+    return `client ID ${identity.clientId} ${how}: key ${identity.keyId} in the SIM, certificate ${identity.certificateId.slice(0, 12)}… valid to ${validTo}`;
   }
 
   /** The device's wall clock: the platform's, or the network's time when the platform's is unset. */

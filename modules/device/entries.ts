@@ -150,6 +150,7 @@ async function deviceMain(args: unknown, { platform, link, print, store }: Firmw
     ...(board ? { board } : {}),
     netLink: () => link("net"),
     outboxStore,
+    ...(config.provisioning ? { provisioningStore: store?.("provision") ?? new MemoryStore() } : {}),
     sensors: applicationSensors(platform),
     onEvent: (event) => print(DEVICE_EVENT_PREFIX + JSON.stringify(event) + "\n"),
     ...(typeof messages === "number" ? { stopAfterAcknowledged: messages } : {}),

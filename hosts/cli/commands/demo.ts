@@ -20,10 +20,12 @@ import { connectTcpLink } from "../../node/links.js";
 import { fileStores } from "../../node/storage.js";
 import { type Engine, runFirmware } from "../firmware-host.js";
 import { registerCommand } from "../registry.js";
+import { formatProvisioningEvent, prepareBootstrapState } from "./provision.js";
+import { startProvisioningCloud } from "../../sim/cloud/provisioning.js";
 
 const USAGE = `usage: iotsafe demo [--messages N] [--broker HOST:PORT [--server-name NAME]] [--interval MS]
                    [--dialect NAME] [--transport modem|direct] [--fault SPEC]... [--state DIR]
-                   [--engine xs|node] [--cn NAME] [--verbose]
+                   [--engine xs|node] [--cn NAME] [--fresh-sim | --bootstrap-sim] [--verbose]
 
 Runs the whole device in the simulator. A development CA, a virtual SIM profile (key generated in
 the SIM, certificate for CN --cn) and a server certificate are created once in the state folder
@@ -42,7 +44,14 @@ quectel-bg95) with the SIM, and the firmware (inside XS by default): modem → n
   --transport direct  TLS over a TCP connection this host makes (one connection, no reconnects)
                       instead of the modem's socket
   --fault SPEC        a virtual-modem fault, e.g. socket-closed:at=5000, reset:at=8000,
-                      network-lost:every=20000, hang:at=6000 (see iotsafe sim --help)`;
+                      network-lost:every=20000, hang:at=6000 (see iotsafe sim --help)
+  --fresh-sim         touchless provisioning: a new SIM that holds only a bootstrap (claim)
+                      credential (state/sim-bootstrap.json); at first boot the SIM generates the
+                      operational key, the device sends a CSR signed by it over MQTT with the claim
+                      credential, the cloud's provisioning service issues the certificate, the
+                      device stores and registers it and reconnects with it for telemetry
+  --bootstrap-sim     the same with the bootstrap SIM of the last --fresh-sim run (already
+                      provisioned: the stored certificate is used)`;
 
 interface DemoState {
   dir: string;
@@ -183,6 +192,8 @@ registerCommand("demo", {
         transport: { type: "string", default: "modem" },
         fault: { type: "string", multiple: true },
         verbose: { type: "boolean", default: false },
+        "fresh-sim": { type: "boolean", default: false },
+        "bootstrap-sim": { type: "boolean", default: false },
         help: { type: "boolean" },
       },
     });
@@ -204,14 +215,43 @@ registerCommand("demo", {
     const state = await prepareDemoState(values.state!, values.cn!);
     const shownState = relative(process.cwd(), state.dir) || ".";
     say(`state: ${shownState}/ (${state.created ? "created: development CA, SIM profile, server certificate" : "reused"})`);
+    const provisioningMode = values["fresh-sim"] || values["bootstrap-sim"];
+    if (provisioningMode && external) throw new Error("--fresh-sim and --bootstrap-sim need the virtual cloud (its provisioning service), not --broker");
+    if (provisioningMode && values.transport !== "modem") throw new Error("--fresh-sim and --bootstrap-sim need --transport modem");
+    const bootstrap = provisioningMode
+      ? await prepareBootstrapState(state.dir, loadDevCaFiles(join(state.dir, "ca.pem"), join(state.dir, "ca.key")), values["fresh-sim"]!, join(state.storageDir, "provision"))
+      : undefined;
+    if (bootstrap) {
+      say(
+        `[sim]    ${bootstrap.fresh ? "new" : "reused"} bootstrap SIM ${relative(process.cwd(), bootstrap.profilePath)} (ICCID ${bootstrap.iccid}): claim key 01 + claim certificate 02 from the claim CA, ` +
+          `server trust anchor 03, operational CA 08; operational containers 06/07 ${bootstrap.fresh ? "empty" : "as the last run left them"}`,
+      );
+    }
 
     let cloud: VirtualCloud | undefined;
     const seen = new Map<string, number>(); // identity/reading id → times received
     let repeats = 0;
-    if (!external) {
+    if (bootstrap) {
+      cloud = (
+        await startProvisioningCloud({
+          claimCa: bootstrap.claimCa,
+          operationalCa: bootstrap.operationalCa,
+          registryPath: bootstrap.registryPath,
+          serverCertPem: state.serverCertPem,
+          serverKeyPem: state.serverKeyPem,
+          log: (line: string) => {
+            if (values.verbose || line.startsWith("provisioning:")) say(`[cloud]  ${line}`);
+          },
+        })
+      ).cloud;
+      say(`[cloud]  virtual cloud on ${cloud.host}:${cloud.port}: TLS 1.3 requiring client certificates from the claim CA (provisioning topics only) or the operational CA (telemetry, once registered); fleet-provisioning service`);
+    } else if (!external) {
       cloud = await startVirtualCloud({ clientCa: state.caPem, serverCertPem: state.serverCertPem, serverKeyPem: state.serverKeyPem, ...(values.verbose ? { log: (line: string) => say(`[cloud]  ${line}`) } : {}) });
       say(`[cloud]  virtual cloud on ${cloud.host}:${cloud.port}: TLS 1.3 requiring client certificates from the development CA, MQTT broker behind it`);
+    }
+    if (cloud) {
       cloud.onMessage((message: CloudMessage) => {
+        if (message.topic.startsWith("$")) return; // provisioning requests: the service logs them
         const reading = describeReading(message.payload);
         const key = `${message.identity}/${String(reading.id)}`;
         const count = (seen.get(key) ?? 0) + 1;
@@ -224,12 +264,12 @@ registerCommand("demo", {
     const broker = external ?? { host: "127.0.0.1", port: cloud!.port };
 
     const modem = await startVirtualModem({
-      card: await cardFromProfileFile(state.profilePath),
+      card: await cardFromProfileFile(bootstrap?.profilePath ?? state.profilePath),
       dialect: values.dialect!,
       ...(faults.length > 0 ? { link: { faults } } : {}),
     });
     const modemUrl = `tcp://127.0.0.1:${modem.port}`;
-    say(`[modem]  virtual ${values.dialect} on ${modemUrl}, SIM ${relative(process.cwd(), state.profilePath)}${faults.length ? `, faults: ${(values.fault ?? []).join(" ")}` : ""}`);
+    say(`[modem]  virtual ${values.dialect} on ${modemUrl}, SIM ${relative(process.cwd(), bootstrap?.profilePath ?? state.profilePath)}${faults.length ? `, faults: ${(values.fault ?? []).join(" ")}` : ""}`);
     if (external) say(`[device] broker: ${broker.host}:${broker.port} (external), TLS name ${values["server-name"]}`);
 
     const [boardForFirmware, boardForHost] = memoryLinkPair();
@@ -269,6 +309,9 @@ registerCommand("demo", {
         case "stopping":
           say(`[device] stopping: ${event.reason}`);
           break;
+        case "provisioning":
+          say(formatProvisioningEvent(event.event));
+          break;
       }
     };
     const output = (text: string) => {
@@ -298,6 +341,7 @@ registerCommand("demo", {
       broker: { host: broker.host, port: broker.port, serverName: values["server-name"] },
       publishIntervalMs: interval,
       backoff: { initialMs: 500, maxMs: 10000 },
+      ...(bootstrap ? { provisioning: {} } : {}),
     };
     try {
       const { result, peakHeapCount, wallMs } = await runFirmware<DeviceSummary>(

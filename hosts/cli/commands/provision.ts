@@ -1,10 +1,14 @@
 // `iotsafe provision`: touchless provisioning in the firmware (inside XS by default): the SIM
 // generates the operational key, the cloud issues its certificate over MQTT, the device reconnects
 // with it. The state persists in --state, so a run that is killed resumes in the next one.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PROVISION_EVENT_PREFIX, type ProvisioningEntryEvent } from "../../../modules/provisioning/entries.js";
 import { fileStores } from "../../node/storage.js";
+import { loadProfile, saveProfile } from "../../sim/card/profile.js";
+import { newBootstrapProfile } from "../../sim/card/profile-tools.js";
+import { createDevCa, type DevCa, loadDevCaFiles, writeDevCa } from "../../sim/pki/dev-ca.js";
 import { type Engine, runFirmware } from "../firmware-host.js";
 import { registerCommand } from "../registry.js";
 
@@ -118,3 +122,36 @@ registerCommand("provision", {
     return 0;
   },
 });
+
+export interface BootstrapState {
+  profilePath: string;
+  claimCa: DevCa;
+  operationalCa: DevCa;
+  registryPath: string;
+  iccid: string;
+  /** A new bootstrap SIM was made for this run. */
+  fresh: boolean;
+}
+
+/**
+ * For the demo's touchless-provisioning mode: a claim CA and an operational CA (made once in `dir`,
+ * distinct from the server's CA), and a bootstrap SIM (state/sim-bootstrap.json) — a new one when
+ * `fresh` or when none exists, whose stale provisioning storage (`provisionStorageDir`) is removed.
+ */
+export async function prepareBootstrapState(dir: string, serverCa: DevCa, fresh: boolean, provisionStorageDir: string): Promise<BootstrapState> {
+  const loadOrCreate = (name: string, cn: string): DevCa => {
+    const sub = join(dir, name);
+    if (!existsSync(join(sub, "ca.pem")) || !existsSync(join(sub, "ca.key"))) writeDevCa(createDevCa({ cn }), sub, true);
+    return loadDevCaFiles(join(sub, "ca.pem"), join(sub, "ca.key"));
+  };
+  const claimCa = loadOrCreate("claim-ca", "iotsafe-xs claim CA");
+  const operationalCa = loadOrCreate("operational-ca", "iotsafe-xs operational CA");
+  const profilePath = join(dir, "sim-bootstrap.json");
+  const make = fresh || !existsSync(profilePath);
+  if (make) {
+    const sim = await newBootstrapProfile(claimCa, { claimCn: "iotsafe-claim", serverCaDer: serverCa.certificateDer, operationalCaDer: operationalCa.certificateDer });
+    saveProfile(profilePath, sim.profile);
+    rmSync(provisionStorageDir, { recursive: true, force: true });
+  }
+  return { profilePath, claimCa, operationalCa, registryPath: join(dir, "registry.json"), iccid: loadProfile(profilePath).iccid ?? "", fresh: make };
+}
