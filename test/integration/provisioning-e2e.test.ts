@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROVISION_EVENT_PREFIX, type ProvisioningEntryEvent } from "../../modules/provisioning/entries.js";
+import type { DeviceEvent, DeviceSummary } from "../../modules/device/device.js";
+import { DEVICE_EVENT_PREFIX } from "../../modules/device/entries.js";
 import type { ProvisionResult } from "../../hosts/cli/commands/provision.js";
 import { type Engine, runFirmware } from "../../hosts/cli/firmware-host.js";
 import { fileStores } from "../../hosts/node/storage.js";
@@ -265,5 +267,51 @@ describe("touchless provisioning end to end (XS, virtual modem, bootstrap SIM, p
       assert.ok(world.provisioning.service.certificates.filter((c) => c.status === "ACTIVE").length === 1, "exactly one active certificate");
     }
     process.stdout.write(`      ${outcomes.join("\n      ")}\n`);
+  });
+
+  it("the device application enrolls at boot; a power cut mid-enrollment, and the next boot publishes telemetry as the operational identity", async function () {
+    const config = {
+      broker: { host: "127.0.0.1", port: world.provisioning.cloud.port, serverName: "localhost" },
+      publishIntervalMs: 150,
+      backoff: { initialMs: 100, maxMs: 500 },
+      provisioning: {},
+    };
+    const runDevice = (messages: number, killOn?: (event: DeviceEvent) => boolean) => {
+      const events: DeviceEvent[] = [];
+      let runner: XsRunner | undefined;
+      let buffered = "";
+      const done = runFirmware<DeviceSummary>("device", { config, messages }, {
+        engine: "xs",
+        modem: `tcp://127.0.0.1:${world.modem.port}`,
+        stores: fileStores(world.storageDir),
+        logLevel: "error",
+        onRunner: (r) => (runner = r),
+        output: (text) => {
+          buffered += text;
+          for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+            const line = buffered.slice(0, newline);
+            buffered = buffered.slice(newline + 1);
+            if (!line.startsWith(DEVICE_EVENT_PREFIX)) continue;
+            const event = JSON.parse(line.slice(DEVICE_EVENT_PREFIX.length)) as DeviceEvent;
+            events.push(event);
+            if (killOn?.(event)) void runner?.close();
+          }
+        },
+      });
+      done.catch(() => undefined);
+      return { events, done };
+    };
+    const cut = runDevice(5, (e) => e.type === "provisioning" && e.event.type === "step" && e.event.step === "certificate-stored");
+    await assert.rejects(cut.done);
+    assert.ok(!existsSync(join(world.storageDir, "provision", "active")), "cut before the commit");
+    await world.restartModem();
+    const boot = runDevice(2);
+    const { result } = await boot.done;
+    assert.equal(result.clientId, world.iccid);
+    assert.ok(result.acknowledged >= 2);
+    assert.ok(boot.events.some((e) => e.type === "provisioning" && e.event.type === "resume" && e.event.after === "certificate-issued"), "resumed with the stored certificate");
+    assert.equal(world.provisioning.service.certificates.length, 1, "no second certificate was needed");
+    const telemetry = world.provisioning.cloud.messages.filter((m) => m.identity === world.iccid && m.topic === `devices/${world.iccid}/telemetry`);
+    assert.ok(telemetry.length >= 2);
   });
 });
