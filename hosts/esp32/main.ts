@@ -17,6 +17,7 @@ import { BlockCipher, Digest, GHASH, Mode } from "crypt";
 import EC from "ec";
 import ECPoint from "ecp";
 import config from "mc/config";
+import Preference from "preference";
 import { createNativeProvider, type ModdableCrypt } from "../../modules/crypto/native-provider.js";
 import { nobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { applicationSensors } from "../../modules/device/app-sensors.js";
@@ -26,7 +27,7 @@ import { moddableBoardIo } from "./board-io.js";
 import { createBoard } from "./boards.js";
 import { moddablePlatform, tcpLink, uartLink } from "./platform.js";
 import { readSettings } from "./settings.js";
-import { preferenceStores } from "./storage.js";
+import { type PreferenceApi, preferenceStores } from "./storage.js";
 
 /** Marks the lines hosts parse out of the trace output. */
 export const DEVICE_LINE = "@device ";
@@ -83,7 +84,7 @@ async function start(): Promise<void> {
     platform,
     modemLink,
     board: board.hooks,
-    outboxStore: preferenceStores()("outbox"),
+    outboxStore: preferenceStores(Preference as PreferenceApi)("outbox"),
     sensors: applicationSensors(platform),
     provider,
     onEvent: (event) => {

@@ -3,7 +3,6 @@
  * `preference` module — NVS on ESP32 (each set/delete is committed when it returns), a JSON file
  * in the desktop simulator. Values are stored as ArrayBuffers (NVS blobs).
  */
-import Preference from "preference";
 import { checkStorageName, checkStorageValue, type KeyValueStore, StorageError, type StoreOpener, storageNameProblem } from "../../modules/platform/storage.js";
 
 /** The `preference` functions this store uses (the module, or a stand-in in tests). */
@@ -15,7 +14,7 @@ export interface PreferenceApi {
 }
 
 /** One Preference domain as a KeyValueStore. */
-export function preferenceStore(domain: string, preference: PreferenceApi = Preference as PreferenceApi): KeyValueStore {
+export function preferenceStore(domain: string, preference: PreferenceApi): KeyValueStore {
   checkStorageName(domain, "domain");
   return {
     get(key) {
@@ -44,7 +43,7 @@ export function preferenceStore(domain: string, preference: PreferenceApi = Pref
 }
 
 /** Every domain of the device's Preference storage. */
-export function preferenceStores(preference?: PreferenceApi): StoreOpener {
+export function preferenceStores(preference: PreferenceApi): StoreOpener {
   const open = new Map<string, KeyValueStore>();
   return (domain) => {
     let store = open.get(domain);

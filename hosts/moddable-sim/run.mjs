@@ -5,6 +5,7 @@
 //
 //   node hosts/moddable-sim/run.mjs [--messages N] [--dialect NAME] [--timeout S]
 //        [--creation chunk=BYTES,heap=SLOTS,stack=SLOTS] [--memory] [--fault SPEC]... [--json] [--samples]
+//   node hosts/moddable-sim/run.mjs --conformance [--json]   (the crypto conformance app instead)
 //
 // It builds with `mcconfig -d -m -p lin` (a debug build: trace output and instrumentation reach
 // the SDK's xsbug-log, with hosts/moddable-sim/xsbug-log-machine.cjs as its log machine), runs
@@ -99,14 +100,16 @@ function parseCreation(text) {
 /**
  * Builds and runs the firmware in mcsim. Resolves { exitCode, done, failed, abort, events, instruments, lines }.
  * options: messages, dialect, timeoutSeconds, creation ({chunk,heap,stack} override), faults [], state,
- * manifest (another manifest that builds the same firmware, for experiments), memory (live-heap probe),
+ * manifest (another app's manifest, e.g. the crypto conformance app), world (false: start no virtual
+ * cloud or modem), memory (live-heap probe),
  * log (line printer), samples, verbose.
  */
 export async function runInSimulator(options = {}) {
   const problem = simulatorProblem();
   if (problem) throw new SimulatorSetupError(problem);
+  const world = options.world !== false;
   const state = options.state ?? join(root, "state");
-  for (const file of ["ca.pem", "server.pem", "server.key", "sim.json"]) {
+  for (const file of world ? ["ca.pem", "server.pem", "server.key", "sim.json"] : []) {
     if (!existsSync(join(state, file))) throw new SimulatorSetupError(`${join(state, file)} is missing: run npm start once to create the state folder`);
   }
   // dist/device/main.js (the firmware bundle the manifest lists) must match the sources.
@@ -117,12 +120,16 @@ export async function runInSimulator(options = {}) {
   const services = [];
   let simulator;
   try {
-    const cloud = await startService(["cloud", "--ca", join(state, "ca.pem"), "--cert", join(state, "server.pem"), "--key", join(state, "server.key"), "--listen", "127.0.0.1:0"], /listening on 127\.0\.0\.1:(\d+)/, "cloud", options.verbose ? log : undefined);
-    services.push(cloud.child);
-    const modemArgs = ["sim", "--listen", "127.0.0.1:0", "--profile", join(state, "sim.json"), "--dialect", options.dialect ?? "quectel-bg95"];
-    for (const fault of options.faults ?? []) modemArgs.push("--fault", fault);
-    const modem = await startService(modemArgs, /listening on tcp:\/\/127\.0\.0\.1:(\d+)/, "modem", options.verbose ? log : undefined);
-    services.push(modem.child);
+    const config = [];
+    if (world) {
+      const cloud = await startService(["cloud", "--ca", join(state, "ca.pem"), "--cert", join(state, "server.pem"), "--key", join(state, "server.key"), "--listen", "127.0.0.1:0"], /listening on 127\.0\.0\.1:(\d+)/, "cloud", options.verbose ? log : undefined);
+      services.push(cloud.child);
+      const modemArgs = ["sim", "--listen", "127.0.0.1:0", "--profile", join(state, "sim.json"), "--dialect", options.dialect ?? "quectel-bg95"];
+      for (const fault of options.faults ?? []) modemArgs.push("--fault", fault);
+      const modem = await startService(modemArgs, /listening on tcp:\/\/127\.0\.0\.1:(\d+)/, "modem", options.verbose ? log : undefined);
+      services.push(modem.child);
+      config.push(`modemPort=${modem.port}`, `brokerPort=${cloud.port}`, `dialect=${options.dialect ?? "quectel-bg95"}`);
+    }
 
     // A wrapper manifest (outside the repo) when the machine sizes are overridden or the live heap
     // is measured (it adds the SDK's debug and instrumentation modules and the probe).
@@ -142,7 +149,6 @@ export async function runInSimulator(options = {}) {
       writeFileSync(manifest, JSON.stringify(wrapper, null, 1));
     }
     const xsbugPort = await freePort();
-    const config = [`modemPort=${modem.port}`, `brokerPort=${cloud.port}`, `dialect=${options.dialect ?? "quectel-bg95"}`];
     if (options.messages) config.push(`messages=${options.messages}`);
     if (options.memory) config.push(`memoryProbe=${options.memoryIntervalMs ?? 20}`);
     const made = spawnSync("mcconfig", [manifest, "-d", "-m", "-p", "lin", "-t", "build", ...config], { cwd: root, env, encoding: "utf8" });
@@ -208,6 +214,7 @@ export async function runInSimulator(options = {}) {
 async function main(argv) {
   const options = { faults: [], log: (line) => process.stdout.write(line + "\n") };
   let json = false;
+  let conformance = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -223,12 +230,19 @@ async function main(argv) {
     else if (arg === "--manifest") options.manifest = resolve(value());
     else if (arg === "--samples") options.samples = true;
     else if (arg === "--memory") options.memory = true;
+    else if (arg === "--conformance") conformance = true;
     else if (arg === "--verbose") options.verbose = true;
     else if (arg === "--json") json = true;
     else if (arg === "--help" || arg === "-h") {
-      process.stdout.write("usage: node hosts/moddable-sim/run.mjs [--messages N] [--dialect NAME] [--timeout S] [--creation chunk=B,heap=SLOTS,stack=SLOTS] [--fault SPEC]... [--json] [--samples] [--verbose]\n");
+      process.stdout.write("usage: node hosts/moddable-sim/run.mjs [--messages N] [--dialect NAME] [--timeout S] [--creation chunk=B,heap=SLOTS,stack=SLOTS] [--memory] [--fault SPEC]... [--state DIR] [--json] [--samples] [--verbose]\n       node hosts/moddable-sim/run.mjs --conformance [--json]\n");
       return 0;
     } else throw new SimulatorSetupError(`unknown argument ${arg}`);
+  }
+  if (conformance) {
+    // The crypto provider conformance suite on the SDK's native crypto, instead of the firmware.
+    const { buildConformanceApp } = await import("./conformance/build.mjs");
+    options.manifest = await buildConformanceApp();
+    options.world = false;
   }
   const result = await runInSimulator(options);
   if (json) process.stdout.write(JSON.stringify({ exitCode: result.exitCode, abort: result.abort, failed: result.failed, done: result.done, memory: result.memory, instruments: result.instruments }) + "\n");

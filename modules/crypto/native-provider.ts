@@ -2,10 +2,10 @@
  * A crypto provider on Moddable's native crypto (the SDK's C code; the same on ESP32 and in the
  * desktop simulator): SHA-256/384/512 digests from `crypt`, HMAC and HKDF over them, AES-GCM built
  * from the native AES block cipher, CTR mode and GHASH, and — when the SDK's `ec` module is passed
- * in — P-256/P-384 ECDH and ECDSA verification on its native point multiplication. RSA checks hash
- * natively and do the modular exponentiation in XS's native BigInt (rsa.ts). What the SDK has no
- * native code for — ChaCha20-Poly1305 (no Poly1305) and X25519 — goes to a fallback provider, by
- * default the portable noble one (which also covers ECDH/ECDSA when no `ec` module is given).
+ * in — P-256/P-384 ECDH and ECDSA verification on its native point multiplication. RSA checks and
+ * X25519 (RFC 7748's ladder; the SDK has no X25519) run on XS's BigInt, which is native C too.
+ * ChaCha20-Poly1305 (the SDK has no Poly1305) goes to a fallback provider, by default the portable
+ * noble one, which also covers ECDH/ECDSA when no `ec` module is given.
  *
  * Why the EC part matters on the device beyond speed: XS compares a BigInt created while the
  * firmware was preloaded into flash (a module-level constant, as @noble/curves has many) with a
@@ -447,6 +447,96 @@ class NativeCurve {
 
 const SEED_LENGTH: Readonly<Record<EcCurve, number>> = { secp256r1: 48, secp384r1: 72 };
 
+// ---- X25519 (RFC 7748 §5) on BigInt ----
+
+/** The X25519 function: scalar `k` (clamped) times the u-coordinate `u`, both 32 bytes little-endian. */
+function x25519(k: Uint8Array, u: Uint8Array): Uint8Array {
+  const p = 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffedn; // 2^255 − 19, decoded at run time
+  const mod = (a: bigint) => {
+    const r = a % p;
+    return r < 0n ? r + p : r;
+  };
+  const littleEndian = (bytes: Uint8Array) => {
+    let n = 0n;
+    for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
+    return n;
+  };
+  const scalarBytes = Uint8Array.from(k);
+  scalarBytes[0]! &= 248;
+  scalarBytes[31]! &= 127;
+  scalarBytes[31]! |= 64;
+  const scalar = littleEndian(scalarBytes);
+  const uBytes = Uint8Array.from(u);
+  uBytes[31]! &= 127; // §5: the most significant bit of the u-coordinate is ignored
+  const x1 = mod(littleEndian(uBytes));
+  let x2 = 1n;
+  let z2 = 0n;
+  let x3 = x1;
+  let z3 = 1n;
+  let swap = 0n;
+  for (let t = 254; t >= 0; t--) {
+    const bit = (scalar >> BigInt(t)) & 1n;
+    swap ^= bit;
+    if (swap) {
+      [x2, x3] = [x3, x2];
+      [z2, z3] = [z3, z2];
+    }
+    swap = bit;
+    const a = mod(x2 + z2);
+    const aa = mod(a * a);
+    const b = mod(x2 - z2);
+    const bb = mod(b * b);
+    const e = mod(aa - bb);
+    const c = mod(x3 + z3);
+    const d = mod(x3 - z3);
+    const da = mod(d * a);
+    const cb = mod(c * b);
+    x3 = mod((da + cb) * (da + cb));
+    z3 = mod(x1 * mod((da - cb) * (da - cb)));
+    x2 = mod(aa * bb);
+    z2 = mod(e * (aa + 121665n * e));
+  }
+  if (swap) {
+    [x2, x3] = [x3, x2];
+    [z2, z3] = [z3, z2];
+  }
+  let result = mod(x2 * modPow(z2, p - 2n, p));
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(result & 0xffn);
+    result >>= 8n;
+  }
+  return out;
+}
+
+/** The u-coordinate 9 (the base point). */
+function x25519Base(): Uint8Array {
+  const base = new Uint8Array(32);
+  base[0] = 9;
+  return base;
+}
+
+function x25519KeyPair(random: Uint8Array | RandomSource): EcdhKeyPair {
+  const seed = typeof random === "function" ? random(32) : random;
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) {
+    throw new CryptoError("invalid-argument", `x25519 key generation needs 32 random bytes, got ${seed instanceof Uint8Array ? seed.length : typeof seed}`);
+  }
+  // RFC 7748 §5: any 32 bytes are a private key (clamped when used).
+  const privateKey = Uint8Array.from(seed);
+  return { group: "x25519", privateKey, publicKey: x25519(privateKey, x25519Base()) };
+}
+
+function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
+  if (privateKey.length !== 32) throw new CryptoError("invalid-key", `x25519 private key must be 32 bytes, got ${privateKey.length}`);
+  if (peerPublicKey.length !== 32) throw new CryptoError("invalid-point", `x25519 public key must be 32 bytes, got ${peerPublicKey.length}`);
+  const shared = x25519(privateKey, peerPublicKey);
+  let any = 0;
+  for (let i = 0; i < shared.length; i++) any |= shared[i]!;
+  // RFC 7748 §6.1 / RFC 8446 §7.4.2: an all-zero result means a low-order peer point.
+  if (any === 0) throw new CryptoError("invalid-point", "x25519 shared secret is all zero (low-order peer public key)");
+  return shared;
+}
+
 function nativeEcdhKeyPair(crypt: ModdableCrypt, group: EcCurve, random: Uint8Array | RandomSource): EcdhKeyPair {
   const curve = new NativeCurve(crypt, group);
   const need = SEED_LENGTH[group];
@@ -544,10 +634,18 @@ export function createNativeProvider(crypt: ModdableCrypt, fallback: CryptoProvi
       if (!tagsEqual(gcm.tag(aad, ciphertext), sealed.subarray(ciphertext.length))) throw new AeadAuthError(`${algorithm} authentication failed`);
       return gcm.ctr(ciphertext);
     },
-    ecdhSeedLength: (group) => (group !== "x25519" && nativeEc && SEED_LENGTH[group]) || fallback.ecdhSeedLength(group),
-    ecdhKeyPair: (group, random) => (group !== "x25519" && nativeEc && SEED_LENGTH[group] ? nativeEcdhKeyPair(crypt, group, random) : fallback.ecdhKeyPair(group, random)),
-    ecdhSharedSecret: (group, privateKey, peerPublicKey) =>
-      group !== "x25519" && nativeEc && SEED_LENGTH[group] ? nativeEcdhSharedSecret(crypt, group, privateKey, peerPublicKey) : fallback.ecdhSharedSecret(group, privateKey, peerPublicKey),
+    ecdhSeedLength(group) {
+      if (group === "x25519") return 32;
+      return (nativeEc && SEED_LENGTH[group]) || fallback.ecdhSeedLength(group);
+    },
+    ecdhKeyPair(group, random) {
+      if (group === "x25519") return x25519KeyPair(random);
+      return nativeEc && SEED_LENGTH[group] ? nativeEcdhKeyPair(crypt, group, random) : fallback.ecdhKeyPair(group, random);
+    },
+    ecdhSharedSecret(group, privateKey, peerPublicKey) {
+      if (group === "x25519") return x25519SharedSecret(privateKey, peerPublicKey);
+      return nativeEc && SEED_LENGTH[group] ? nativeEcdhSharedSecret(crypt, group, privateKey, peerPublicKey) : fallback.ecdhSharedSecret(group, privateKey, peerPublicKey);
+    },
     verify: (algorithm, key, message, signature) => verifySignature(crypt, (name, data) => nativeHash(crypt, name, data), algorithm, key, message, signature),
   };
 }
