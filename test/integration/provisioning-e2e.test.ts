@@ -18,7 +18,9 @@ import { type ProvisioningCloud, startProvisioningCloud } from "../../hosts/sim/
 import { createDevCa, type DevCa, writeDevCa } from "../../hosts/sim/pki/dev-ca.js";
 import { type RunningVirtualModem, startVirtualModem } from "../../hosts/sim/modem/index.js";
 import type { XsRunner } from "../../hosts/sim/xs/runner.js";
-import { iotsafeCli } from "../lib/sim-world.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { cliPath, iotsafeCli } from "../lib/sim-world.js";
 
 interface World {
   dir: string;
@@ -313,5 +315,17 @@ describe("touchless provisioning end to end (XS, virtual modem, bootstrap SIM, p
     assert.equal(world.provisioning.service.certificates.length, 1, "no second certificate was needed");
     const telemetry = world.provisioning.cloud.messages.filter((m) => m.identity === world.iccid && m.topic === `devices/${world.iccid}/telemetry`);
     assert.ok(telemetry.length >= 2);
+  });
+
+  it("iotsafe provision (CLI) runs the flow in XS and reports the identity; a second run finds it", async () => {
+    const args = ["provision", "--modem", `tcp://127.0.0.1:${world.modem.port}`, "--cloud", `127.0.0.1:${world.provisioning.cloud.port}`, "--server-name", "localhost", "--state", join(world.dir, "cli-storage")];
+    // Asynchronously: the virtual modem and cloud live in this process.
+    const cli = async () => (await promisify(execFile)(process.execPath, [cliPath, ...args])).stdout;
+    const first = await cli();
+    assert.match(first, /\[device\] provision generate-key\s+\d+ ms  P-256 key pair generated inside the SIM in container 06/);
+    assert.match(first, new RegExp(`^provisioned: ${world.iccid} \\(thing ${world.iccid}, key 06 in the SIM`, "m"));
+    assert.match(first, /\d+ APDUs and \d+ AT commands for provisioning/);
+    const second = await cli();
+    assert.match(second, new RegExp(`^already provisioned: ${world.iccid}`, "m"));
   });
 });

@@ -193,6 +193,8 @@ export function readCsr(der: Uint8Array): { commonName: string | undefined; seri
 interface Container {
   secret: Uint8Array | undefined;
   writable: boolean;
+  /** The public point of `secret`, computed once (point multiplication is slow inside XS). */
+  point?: Uint8Array;
 }
 
 /** An IoT SAFE store with P-256 key containers and files; every operation is a powered effect. */
@@ -219,16 +221,18 @@ export class FakeSim implements ProvisioningSim {
     const container = this.#container(ref, "GENERATE KEY PAIR");
     if (!container.writable) throw statusError("GENERATE KEY PAIR", `private key id ${FakeSim.id(ref)}`, StatusWord.of(0x6985));
     container.secret = testSecret(`sim ${FakeSim.id(ref)}`);
+    container.point = pointOf(container.secret);
     this.operations.push(`generate ${FakeSim.id(ref)}`);
     this.power.tick(`sim generate ${FakeSim.id(ref)} (after)`);
-    return { privateKeyId: ref.id!.slice(), publicKeyId: ref.id!.slice(), publicKey: pointOf(container.secret) };
+    return { privateKeyId: ref.id!.slice(), publicKeyId: ref.id!.slice(), publicKey: container.point.slice() };
   }
 
   async readPublicKey(ref: ObjectRef): Promise<Uint8Array> {
     if (this.power.off) throw new PowerCut("power is off (sim read public key)");
     const container = this.#container(ref, "READ PUBLIC KEY");
     if (!container.secret) throw statusError("READ PUBLIC KEY", `public key id ${FakeSim.id(ref)}`, StatusWord.of(0x6985));
-    return pointOf(container.secret);
+    container.point ??= pointOf(container.secret);
+    return container.point.slice();
   }
 
   async signDigest(ref: ObjectRef, digest: Uint8Array): Promise<{ der: Uint8Array }> {
@@ -289,7 +293,7 @@ export class FakeFleetCloud {
   faults: CloudFaults = {};
   /** Ownership tokens the cloud no longer honours (they expire an hour after issue on AWS). */
   readonly expiredTokens = new Set<string>();
-  readonly foreignCa: TestCa;
+  #foreignCa: TestCa | undefined;
 
   constructor(
     readonly power: PowerSupply,
@@ -297,8 +301,11 @@ export class FakeFleetCloud {
     readonly operationalCa: TestCa,
     readonly now: () => number,
     readonly templateName = "iotsafe-fleet",
-  ) {
-    this.foreignCa = createTestCa("rogue CA", now());
+  ) {}
+
+  /** A CA the device does not trust (made on first use: signing is slow inside XS). */
+  get foreignCa(): TestCa {
+    return (this.#foreignCa ??= createTestCa("rogue CA", this.now()));
   }
 
   get registerTopic(): string {

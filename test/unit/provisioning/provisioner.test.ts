@@ -12,7 +12,9 @@ import {
   ProvisioningTimeoutError,
   RegistrationRejectedError,
 } from "../../../modules/provisioning/errors.js";
-import type { OperationalIdentity } from "../../../modules/provisioning/provisioner.js";
+import { nobleCrypto } from "../../../modules/crypto/noble-provider.js";
+import { type OperationalIdentity, Provisioner } from "../../../modules/provisioning/provisioner.js";
+import { SimFileCertificateStore } from "../../../modules/provisioning/state.js";
 import * as assert from "../../lib/portable/assert.js";
 import { readCsr } from "./fakes.js";
 import { ICCID, IMEI, makeWorld, steps, type World } from "./world.js";
@@ -96,7 +98,7 @@ describe("provisioning: first boot", () => {
   it("enrolls again when the SIM's key no longer matches the stored certificate", async () => {
     const world = makeWorld();
     await world.boot().ensure();
-    world.sim.keys.get("06")!.secret = undefined; // emptied behind the device's back
+    world.sim.keys.set("06", { secret: undefined, writable: true }); // emptied behind the device's back
     const identity = await world.boot().ensure();
     assert.equal(identity.enrolled, true);
     assert.equal(world.cloud.issued.length, 2);
@@ -259,8 +261,9 @@ describe("provisioning: power cut at every step", () => {
       const total = await effectsOfCleanRun(slots);
       assert.ok(total >= 12, `a clean run has ${total} effects`);
       let resumedRegistrations = 0;
+      const template = makeWorld({ slots });
       for (let cut = 1; cut <= total; cut++) {
-        const world = makeWorld({ slots });
+        const world = template.clone();
         world.power.cutAt = cut;
         await assert.rejects(world.boot().ensure(), Error, /power/, `cut at ${cut}`);
         world.power.restore();
@@ -280,11 +283,12 @@ describe("provisioning: power cut at every step", () => {
     reference.clockOffset = first.notAfter - reference.platform.wallClock() - 10 * DAY;
     await reference.boot().ensure();
     const total = reference.power.ticks - before;
+    const provisioned = makeWorld();
+    const first2 = await provisioned.boot().ensure();
+    provisioned.clockOffset = first2.notAfter - provisioned.platform.wallClock() - 10 * DAY;
     for (let cut = 1; cut <= total; cut++) {
-      const world = makeWorld();
-      const provisioned = await world.boot().ensure();
-      world.clockOffset = provisioned.notAfter - world.platform.wallClock() - 10 * DAY;
-      world.power.cutAt = world.power.ticks + cut;
+      const world = provisioned.clone();
+      world.power.cutAt = cut;
       await assert.rejects(world.boot().ensure(), Error, /power/);
       world.power.restore();
       world.cloud.faults.unreachable = true;
@@ -314,6 +318,29 @@ describe("provisioning: power cut at every step", () => {
     assert.ok(world.events.some((e) => e.type === "resume" && e.after === "certificate-issued"));
     assert.equal(world.cloud.issued.length, 2, "a second certificate was issued");
     assert.deepEqual(world.sim.operations, ["generate 06"], "for the same key");
+  });
+});
+
+describe("provisioning: certificate in a writable SIM file", () => {
+  it("stores the chain through the SIM writer and reads it back from the SIM on the next boot", async () => {
+    const world = makeWorld();
+    const writes: string[] = [];
+    const certificateStore = new SimFileCertificateStore({
+      files: [objectId("09"), objectId("0a")],
+      read: (file) => world.sim.readFile(file),
+      write: async (file, contents) => {
+        writes.push(toHex(file.id!));
+        world.sim.files.set(toHex(file.id!), contents.slice());
+      },
+    });
+    const boot = () => new Provisioner({ sim: world.sim, store: world.store, config: world.config, platform: world.platform, provider: nobleCrypto, device: { iccid: ICCID, imei: IMEI }, connect: world.cloud.connect, certificateStore });
+    const identity = await boot().ensure();
+    assert.deepEqual(writes, ["09"]);
+    assert.deepEqual(world.sim.files.get("09"), identity.chain[0]);
+    assert.equal(world.store.inner.get("cert0"), undefined, "nothing in flash");
+    const again = await boot().ensure();
+    assert.equal(again.enrolled, false);
+    assert.equal(again.certificateId, identity.certificateId);
   });
 });
 

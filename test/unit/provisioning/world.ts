@@ -27,13 +27,15 @@ export interface World {
   clockOffset: number;
   /** A Provisioner as a fresh boot makes one. */
   boot(): Provisioner;
+  /** An independent copy (SIM, storage, cloud records; same CAs), to branch from one provisioned state. */
+  clone(): World;
 }
 
-export function makeWorld(options: { slots?: 1 | 2; config?: Record<string, unknown> } = {}): World {
+export function makeWorld(options: { slots?: 1 | 2; config?: Record<string, unknown> } = {}, cas?: { claimCa: TestCa; operationalCa: TestCa }): World {
   const platform = new ManualPlatform();
   const power = new PowerSupply();
-  const claimCa = createTestCa("claim CA", platform.wallClock());
-  const operationalCa = createTestCa("operational CA", platform.wallClock());
+  const claimCa = cas?.claimCa ?? createTestCa("claim CA", platform.wallClock());
+  const operationalCa = cas?.operationalCa ?? createTestCa("operational CA", platform.wallClock());
   const sim = new FakeSim(power);
   const claimSecret = testSecret("claim");
   sim.keys.set("01", { secret: claimSecret, writable: false });
@@ -68,6 +70,16 @@ export function makeWorld(options: { slots?: 1 | 2; config?: Record<string, unkn
         clock: () => world.platform.wallClock() + world.clockOffset,
         onEvent: (event) => world.events.push(event),
       });
+    },
+    clone() {
+      const copy = makeWorld(options, { claimCa, operationalCa });
+      copy.sim.keys.clear();
+      for (const [id, c] of world.sim.keys) copy.sim.keys.set(id, { ...c });
+      for (const [id, f] of world.sim.files) copy.sim.files.set(id, f.slice());
+      for (const key of world.store.inner.keys()) copy.store.inner.set(key, world.store.inner.get(key)!);
+      for (const record of world.cloud.issued) copy.cloud.issued.push({ ...record });
+      copy.clockOffset = world.clockOffset;
+      return copy;
     },
   };
   world.cloud = new FakeFleetCloud(power, claimCa, operationalCa, () => platform.wallClock() + world.clockOffset);
