@@ -165,9 +165,13 @@ export class Provisioner {
   async ensure(): Promise<OperationalIdentity> {
     const started = this.#o.platform.now();
     const current = await this.#current();
-    const pending = this.#state.pending;
+    let pending = this.#state.pending;
+    if (current && pending && pending.slot === current.identity.slot) {
+      // Left over from a commit cut short: an enrollment into a slot clears its "active" first.
+      this.#state.clearPending();
+      pending = undefined;
+    }
     if (current && !current.renewalDue) {
-      if (pending && pending.slot === current.identity.slot) this.#state.clearPending(); // left over from the commit
       this.#emit("check", started, `provisioned: ${current.identity.clientId} (key ${current.identity.keyId}, certificate valid to ${new Date(current.identity.notAfter).toISOString()})`);
       return current.identity;
     }

@@ -156,6 +156,19 @@ describe("provisioning: renewal", () => {
     await assertWorking(world, renewed);
   });
 
+  it("a pending record left by a commit cut short does not make a renewal reuse the old key", async () => {
+    const world = makeWorld({ slots: 1 });
+    const first = await world.boot().ensure();
+    const key = toHex(await world.sim.readPublicKey(objectId("06")));
+    // The state a cut between writing "active" and deleting "pending" leaves.
+    world.store.inner.set("pending", utf8ToBytes(JSON.stringify({ step: "certificate-issued", slot: 0, publicKey: key, certificateId: first.certificateId, ownershipToken: world.cloud.issued[0]!.token })));
+    world.clockOffset = first.notAfter - world.platform.wallClock() - 2 * DAY;
+    const renewed = await world.boot().ensure();
+    assert.deepEqual(world.sim.operations, ["generate 06", "generate 06"], "a new key for the renewal");
+    assert.notEqual(toHex(await world.sim.readPublicKey(objectId("06"))), key);
+    await assertWorking(world, renewed);
+  });
+
   it("an expired certificate is replaced", async () => {
     const world = makeWorld();
     const first = await world.boot().ensure();
