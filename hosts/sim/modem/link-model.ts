@@ -15,6 +15,7 @@
  * or from inject(); a fault fires at a time (`at`, `every`), on a command (`on`, `after`), or, with
  * neither, at the first occasion (the next command / output / now).
  */
+import { ByteQueue } from "../../../modules/platform/byte-queue.js";
 import { type ByteLink, LinkClosedError, type Platform, type TimerHandle } from "../../../modules/platform/platform.js";
 import { sleep } from "../../../modules/platform/time.js";
 import type { Card } from "../card/card.js";
@@ -455,8 +456,7 @@ class PacedQueue {
 class PacedLink implements ByteLink {
   onReadable: ((count: number) => void) | undefined;
   onClose: ((error?: Error) => void) | undefined;
-  #received: Uint8Array[] = [];
-  #receivedBytes = 0;
+  #received = new ByteQueue();
   #closed = false;
   readonly #out: PacedQueue;
   readonly #in: PacedQueue;
@@ -479,8 +479,7 @@ class PacedLink implements ByteLink {
     this.#in = new PacedQueue(platform, baud, (bytes) => {
       if (this.#closed) return;
       this.#received.push(bytes);
-      this.#receivedBytes += bytes.length;
-      this.onReadable?.(this.#receivedBytes);
+      this.onReadable?.(this.#received.length);
     });
     inner.onReadable = () => this.#pull();
     inner.onClose = (error) => {
@@ -500,25 +499,11 @@ class PacedLink implements ByteLink {
   }
 
   get readable(): number {
-    return this.#receivedBytes;
+    return this.#received.length;
   }
 
   read(max?: number): Uint8Array | undefined {
-    if (this.#receivedBytes === 0) return undefined;
-    const take = max === undefined ? this.#receivedBytes : Math.max(0, Math.min(Math.floor(max), this.#receivedBytes));
-    if (take === 0) return undefined;
-    const out = new Uint8Array(take);
-    let filled = 0;
-    while (filled < take) {
-      const head = this.#received[0]!;
-      const n = Math.min(head.length, take - filled);
-      out.set(head.subarray(0, n), filled);
-      filled += n;
-      if (n === head.length) this.#received.shift();
-      else this.#received[0] = head.subarray(n);
-    }
-    this.#receivedBytes -= take;
-    return out;
+    return this.#received.take(max);
   }
 
   write(bytes: Uint8Array): void {
@@ -543,8 +528,7 @@ class PacedLink implements ByteLink {
 class DelayedConnection implements VirtualConnection {
   onData: (() => void) | undefined;
   onPeerClose: (() => void) | undefined;
-  #chunks: Uint8Array[] = [];
-  #available = 0;
+  #received = new ByteQueue();
   #inFlight = 0;
   #peerClosed = false;
   #closed = false;
@@ -572,7 +556,7 @@ class DelayedConnection implements VirtualConnection {
     return this.inner.localPort;
   }
   get available(): number {
-    return this.#available;
+    return this.#received.length;
   }
   get unsent(): number {
     return this.inner.unsent;
@@ -594,7 +578,7 @@ class DelayedConnection implements VirtualConnection {
 
   /** Takes bytes from the inner connection while this one has room (keeps the inner backpressure). */
   #pull(): void {
-    const room = 64 * 1024 - this.#available - this.#inFlight;
+    const room = 64 * 1024 - this.#received.length - this.#inFlight;
     if (room <= 0 || this.#closed) return;
     const bytes = this.inner.read(room);
     if (bytes.length === 0) return;
@@ -602,8 +586,7 @@ class DelayedConnection implements VirtualConnection {
     this.#later(() => {
       this.#inFlight -= bytes.length;
       if (this.#closed) return;
-      this.#chunks.push(bytes);
-      this.#available += bytes.length;
+      this.#received.push(bytes);
       this.#bytesReceived += bytes.length;
       this.onData?.();
     });
@@ -616,18 +599,8 @@ class DelayedConnection implements VirtualConnection {
   }
 
   read(max: number): Uint8Array {
-    const take = Math.max(0, Math.min(max, this.#available));
-    const out = new Uint8Array(take);
-    let filled = 0;
-    while (filled < take) {
-      const head = this.#chunks[0]!;
-      const n = Math.min(head.length, take - filled);
-      out.set(head.subarray(0, n), filled);
-      filled += n;
-      if (n === head.length) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(n);
-    }
-    this.#available -= take;
+    const out = this.#received.take(max) ?? new Uint8Array(0);
+    const take = out.length;
     if (take > 0 && this.inner.available > 0) this.#pull();
     return out;
   }

@@ -4,6 +4,7 @@
  * fixed table: "localhost" plus configured aliases (e.g. "cloud.iotsafe.test" → 127.0.0.1); any
  * other name fails like a DNS error, any other address like a refused connection.
  */
+import { ByteQueue } from "../../../../modules/platform/byte-queue.js";
 import { isIP, Socket } from "node:net";
 import { isLoopbackAddress, VirtualConnectError, type VirtualConnection, type VirtualTcpStack } from "./network.js";
 
@@ -22,8 +23,7 @@ class LoopbackConnection implements VirtualConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localPort: number;
-  #chunks: Uint8Array[] = [];
-  #available = 0;
+  #received = new ByteQueue();
   #paused = false;
   #peerClosed = false;
   #closed = false;
@@ -39,10 +39,9 @@ class LoopbackConnection implements VirtualConnection {
     this.localPort = socket.localPort ?? 0;
     socket.on("data", (chunk: Buffer) => {
       if (this.#closed) return;
-      this.#chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length).slice());
-      this.#available += chunk.length;
+      this.#received.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length).slice());
       this.#bytesReceived += chunk.length;
-      if (this.#available >= this.maxBuffered && !this.#paused) {
+      if (this.#received.length >= this.maxBuffered && !this.#paused) {
         this.#paused = true;
         socket.pause();
       }
@@ -59,7 +58,7 @@ class LoopbackConnection implements VirtualConnection {
   }
 
   get available(): number {
-    return this.#available;
+    return this.#received.length;
   }
   get unsent(): number {
     return this.socket.writableLength;
@@ -75,19 +74,9 @@ class LoopbackConnection implements VirtualConnection {
   }
 
   read(max: number): Uint8Array {
-    const take = Math.max(0, Math.min(max, this.#available));
-    const out = new Uint8Array(take);
-    let filled = 0;
-    while (filled < take) {
-      const head = this.#chunks[0]!;
-      const n = Math.min(head.length, take - filled);
-      out.set(head.subarray(0, n), filled);
-      filled += n;
-      if (n === head.length) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(n);
-    }
-    this.#available -= take;
-    if (this.#paused && this.#available < this.maxBuffered / 2 && !this.#closed) {
+    const out = this.#received.take(max) ?? new Uint8Array(0);
+    const take = out.length;
+    if (this.#paused && this.#received.length < this.maxBuffered / 2 && !this.#closed) {
       this.#paused = false;
       this.socket.resume();
     }
@@ -105,8 +94,7 @@ class LoopbackConnection implements VirtualConnection {
     this.#closed = true;
     this.onData = undefined;
     this.onPeerClose = undefined;
-    this.#chunks = [];
-    this.#available = 0;
+    this.#received.clear();
     // end() sends FIN after queued data; destroy soon after so nothing lingers.
     this.socket.end(() => this.socket.destroy());
     setTimeout(() => this.socket.destroy(), 1000).unref();
