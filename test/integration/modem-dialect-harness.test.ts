@@ -25,7 +25,7 @@ import { createAtCardAccess } from "../../modules/sim/index.js";
 import type { TlsTransport } from "../../modules/tls/transport.js";
 import { connectTcpLink } from "../../hosts/node/links.js";
 import { nodePlatform } from "../../hosts/node/platform.js";
-import type { RawModemClient } from "./modem-test-client.js";
+import { RawModemClient } from "./modem-test-client.js";
 import { DEFAULT_IDENTITY, type RunningVirtualModem, type StartVirtualModemOptions, startVirtualModem } from "../../hosts/sim/modem/index.js";
 
 export interface DialectCase {
@@ -90,6 +90,41 @@ export async function peerServer(): Promise<Awaited<ReturnType<typeof tcpServer>
 export async function exchange(client: RawModemClient, command: string, answer: string, lineEnding = "\r"): Promise<void> {
   client.send(command + lineEnding);
   assert.equal(await client.readUntil(answer), answer, command);
+}
+
+export interface WireSession {
+  /** The virtual modem, its raw client and the loopback peer of the current test (replaced before each test). */
+  running: RunningVirtualModem;
+  client: RawModemClient;
+  peer: Awaited<ReturnType<typeof peerServer>>;
+  /** `exchange` on the current client with the dialect's line ending. */
+  exchange(command: string, answer: string): Promise<void>;
+}
+
+/**
+ * For the byte-for-byte wire tests: registers beforeEach/afterEach in the calling describe that start
+ * a virtual modem of `dialect`, connect a raw client and open a peer server, then run `prepare`
+ * (e.g. ATE0) — and close all three afterwards.
+ */
+export function wireSession(dialect: ModemDialectName, options: { lineEnding?: string; prepare?: (client: RawModemClient) => Promise<void> } = {}): WireSession {
+  const session = {
+    exchange: (command: string, answer: string) => exchange(session.client, command, answer, options.lineEnding),
+  } as WireSession;
+
+  beforeEach(async function () {
+    session.running = await startVirtualModem({ dialect, registrationDelayMs: 20 });
+    session.client = await RawModemClient.connect(session.running.port!);
+    session.peer = await peerServer();
+    await options.prepare?.(session.client);
+  });
+
+  afterEach(async function () {
+    session.client.close();
+    await session.peer.close();
+    await session.running.close();
+  });
+
+  return session;
 }
 
 export function echoServer(): ReturnType<typeof tcpServer> {

@@ -13,28 +13,12 @@ dialectSuite({
 
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
-import { type RunningVirtualModem, startVirtualModem } from "../../hosts/sim/modem/index.js";
-import { exchange as exchangeWith, peerServer } from "./modem-dialect-harness.test.js";
-import { RawModemClient } from "./modem-test-client.js";
+import { wireSession } from "./modem-dialect-harness.test.js";
 
 describe("nordic-slm virtual modem: the SLM's wire format, byte for byte", function () {
   this.timeout(20000);
-  let running: RunningVirtualModem;
-  let client: RawModemClient;
-  let peer: Awaited<ReturnType<typeof peerServer>>;
-  const exchange = (command: string, answer: string): Promise<void> => exchangeWith(client, command, answer, "\r\n");
-
-  beforeEach(async function () {
-    running = await startVirtualModem({ dialect: "nordic-slm", registrationDelayMs: 20 });
-    client = await RawModemClient.connect(running.port!);
-    peer = await peerServer();
-  });
-
-  afterEach(async function () {
-    client.close();
-    await peer.close();
-    await running.close();
-  });
+  const wire = wireSession("nordic-slm", { lineEnding: "\r\n" });
+  const exchange = wire.exchange;
 
   async function attach(): Promise<void> {
     await exchange("AT+CFUN=1", "\r\nOK\r\n");
@@ -43,22 +27,22 @@ describe("nordic-slm virtual modem: the SLM's wire format, byte for byte", funct
 
   async function open(): Promise<Socket> {
     await exchange("AT#XSOCKET=1,1,0", "\r\n#XSOCKET: 0,1,6\r\n\r\nOK\r\n");
-    await exchange(`AT#XCONNECT="127.0.0.1",${peer.port}`, "\r\n#XCONNECT: 1\r\n\r\nOK\r\n");
-    return peer.accepted;
+    await exchange(`AT#XCONNECT="127.0.0.1",${wire.peer.port}`, "\r\n#XCONNECT: 1\r\n\r\nOK\r\n");
+    return wire.peer.accepted;
   }
 
   it("ends command lines only at CR LF, never echoes, refuses basic commands, keeps the UICC off in CFUN=0", async function () {
-    client.send("AT\r");
-    assert.equal(await client.collectFor(150), "", "a lone CR does not end the line");
-    client.send("\n");
-    assert.equal(await client.readFinal(), "\r\nOK\r\n");
+    wire.client.send("AT\r");
+    assert.equal(await wire.client.collectFor(150), "", "a lone CR does not end the line");
+    wire.client.send("\n");
+    assert.equal(await wire.client.readFinal(), "\r\nOK\r\n");
     await exchange("ATE0", "\r\nERROR\r\n");
     await exchange("AT+CPIN?", "\r\nERROR\r\n");
     await exchange("AT+CMEE=1", "\r\nOK\r\n");
     await exchange("AT+CPIN?", "\r\n+CME ERROR: 13\r\n");
     await exchange("AT+CFUN=41", "\r\nOK\r\n");
     await exchange("AT+CPIN?", "\r\n+CPIN: READY\r\n\r\nOK\r\n");
-    assert.match(await client.command("AT%XICCID", "\r\n"), /^\r\n%XICCID: \d{19,20}\r\n\r\nOK\r\n$/);
+    assert.match(await wire.client.command("AT%XICCID", "\r\n"), /^\r\n%XICCID: \d{19,20}\r\n\r\nOK\r\n$/);
   });
 
   it("AT#XSEND enters data mode after OK; everything up to +++ goes out; #XDATAMODE: 0 ends it", async function () {
@@ -67,8 +51,8 @@ describe("nordic-slm virtual modem: the SLM's wire format, byte for byte", funct
     const received: Buffer[] = [];
     socket.on("data", (chunk: Buffer) => received.push(chunk));
     await exchange("AT#XSEND", "\r\nOK\r\n");
-    client.send(Uint8Array.of(0x0d, 0x0a, 0x4f, 0x4b, 0x2b, 0x2b, 0x00, 0x2b, 0x2b, 0x2b));
-    assert.equal(await client.readUntil("\r\n#XDATAMODE: 0\r\n"), "\r\n#XDATAMODE: 0\r\n");
+    wire.client.send(Uint8Array.of(0x0d, 0x0a, 0x4f, 0x4b, 0x2b, 0x2b, 0x00, 0x2b, 0x2b, 0x2b));
+    assert.equal(await wire.client.readUntil("\r\n#XDATAMODE: 0\r\n"), "\r\n#XDATAMODE: 0\r\n");
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual([...Buffer.concat(received)], [0x0d, 0x0a, 0x4f, 0x4b, 0x2b, 0x2b, 0x00]);
     await exchange('AT#XSEND="text"', "\r\n#XSEND: 4\r\n\r\nOK\r\n");
