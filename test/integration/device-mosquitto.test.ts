@@ -6,97 +6,13 @@
  * log shows the re-sent readings arriving with DUP set. Skipped when mosquitto is not installed.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect as netConnect } from "node:net";
-import { join } from "node:path";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { type DeviceWorld, makeDeviceWorld, runDevice, storedOutbox } from "../lib/device-world.js";
 import { cliPath } from "../lib/sim-world.js";
-import { freePort } from "./tls-peers.js";
+import { MOSQUITTO, type MosquittoBroker, startMosquitto, waitUntil } from "../lib/mosquitto.js";
 
 const run = promisify(execFile);
-
-function findProgram(name: string): string | undefined {
-  for (const candidate of [name, `/usr/sbin/${name}`, `/usr/local/sbin/${name}`]) {
-    if (!spawnSync(candidate, ["--help"], { stdio: "ignore" }).error) return candidate;
-  }
-  return undefined;
-}
-const MOSQUITTO = findProgram("mosquitto");
-
-async function until<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: "127.0.0.1", port });
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
-}
-
-interface Mosquitto {
-  port: number;
-  log(): string;
-  stop(): Promise<void>;
-}
-
-/** mosquitto with a TLS 1.3 listener requiring client certificates from the demo state's CA. */
-async function startMosquitto(stateDir: string): Promise<Mosquitto> {
-  const port = await freePort();
-  const logPath = join(stateDir, "mosquitto.log");
-  writeFileSync(logPath, "");
-  const config = [
-    "per_listener_settings true",
-    "persistence false",
-    `log_dest file ${logPath}`,
-    "log_type all",
-    `listener ${port} 127.0.0.1`,
-    `cafile ${join(stateDir, "ca.pem")}`,
-    `certfile ${join(stateDir, "server.pem")}`,
-    `keyfile ${join(stateDir, "server.key")}`,
-    "require_certificate true",
-    "use_identity_as_username true",
-    "tls_version tlsv1.3",
-    "allow_anonymous false",
-    "",
-  ].join("\n");
-  const configPath = join(stateDir, "mosquitto.conf");
-  writeFileSync(configPath, config);
-  // Started as root, mosquitto drops to the mosquitto user: it must read the (throwaway) keys and write its log.
-  chmodSync(stateDir, 0o755);
-  for (const f of readdirSync(stateDir)) if (f.endsWith(".pem") || f.endsWith(".key") || f.endsWith(".conf")) chmodSync(join(stateDir, f), 0o644);
-  chmodSync(logPath, 0o666);
-  const child: ChildProcess = spawn(MOSQUITTO!, ["-c", configPath], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  let exited = false;
-  child.on("exit", () => (exited = true));
-  const log = () => (existsSync(logPath) ? readFileSync(logPath, "utf8") : "");
-  await until(`mosquitto on ${port}`, 10000, async () => {
-    if (exited) throw new Error(`mosquitto exited: ${output}\n${log()}`);
-    return (await portOpen(port)) ? true : undefined;
-  });
-  return {
-    port,
-    log,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
 
 /** mosquitto's "Received PUBLISH from CLIENT (dN, qN, rN, mN, 'TOPIC', ... (N bytes))" lines. */
 function receivedPublishes(log: string, client = "device-001"): { dup: boolean; packetId: number; topic: string }[] {
@@ -107,13 +23,14 @@ function receivedPublishes(log: string, client = "device-001"): { dup: boolean; 
 describe("device application against mosquitto 2.0 (--broker)", function () {
   this.timeout(120000);
   let world: DeviceWorld;
-  let broker: Mosquitto;
+  let broker: MosquittoBroker;
   before(function () {
     if (!MOSQUITTO) this.skip();
   });
   beforeEach(async () => {
     world = await makeDeviceWorld();
-    broker = await startMosquitto(world.dir);
+    // Only the broker's keys and config: the state directory holds the device's files too.
+    broker = await startMosquitto(world.dir, { readable: (f) => f.endsWith(".pem") || f.endsWith(".key") || f.endsWith(".conf") });
   });
   afterEach(async () => {
     await broker?.stop();
@@ -139,7 +56,7 @@ describe("device application against mosquitto 2.0 (--broker)", function () {
     const first = await world.startModem({ networkLatencyMs: 1000 });
     const config = { broker: { host: "127.0.0.1", port: broker.port, serverName: "localhost" }, publishIntervalMs: 100, backoff: { initialMs: 100, maxMs: 500 } };
     const run1 = runDevice({ modem: first, storageDir: world.storageDir, config });
-    await until("mosquitto to receive two readings", 60000, () => (receivedPublishes(broker.log()).length >= 2 ? true : undefined), 20);
+    await waitUntil("mosquitto to receive two readings", 60000, () => (receivedPublishes(broker.log()).length >= 2 ? true : undefined), 20);
     await run1.kill();
     await assert.rejects(run1.done);
     await first.close();

@@ -5,10 +5,7 @@
  * publishes to us. Skipped, with the reason, when mosquitto is not installed (CI installs it).
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect as netConnect } from "node:net";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { bytesToAscii } from "../../modules/bytes/bytes.js";
 import { nobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { MqttClient, type MqttClientOptions, type MqttMessage } from "../../modules/mqtt/client.js";
@@ -17,109 +14,17 @@ import { TlsClient } from "../../modules/tls/client.js";
 import { softwareCredentialFromPem } from "../../modules/tls/software-credential.js";
 import { connectTcp } from "../../hosts/node/socket-transport.js";
 import { nodePlatform } from "../../hosts/node/platform.js";
-import { freePort, makePki, type Pki } from "./tls-peers.js";
+import { findProgram, MOSQUITTO, type MosquittoBroker, startMosquitto, waitUntil } from "../lib/mosquitto.js";
+import { makePki, type Pki } from "./tls-peers.js";
 
 const platform = nodePlatform({ logLevel: "error" });
 
-/** A program from PATH, or from the sbin directories Debian installs mosquitto into. */
-function findProgram(name: string): string | undefined {
-  for (const candidate of [name, `/usr/sbin/${name}`, `/usr/local/sbin/${name}`]) {
-    const probe = spawnSync(candidate, ["--help"], { stdio: "ignore" });
-    if (!probe.error) return candidate;
-  }
-  return undefined;
-}
-
-const MOSQUITTO = findProgram("mosquitto");
 const MOSQUITTO_PUB = findProgram("mosquitto_pub");
-
-interface Broker {
-  port: number;
-  process: ChildProcess;
-  log(): string;
-  waitForLog(pattern: RegExp, ms?: number): Promise<string>;
-  stop(): Promise<void>;
-}
-
-async function waitUntil<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-/** Starts mosquitto with the peers.md TLS listener (tls_version tlsv1.3) on a free port. */
-async function startMosquitto(pki: Pki): Promise<Broker> {
-  const port = await freePort();
-  const logPath = pki.path("mosquitto.log");
-  writeFileSync(logPath, "");
-  const config = [
-    "per_listener_settings true",
-    "persistence false",
-    `log_dest file ${logPath}`,
-    "log_type all",
-    `listener ${port} 127.0.0.1`,
-    `cafile ${pki.path("ca.pem")}`,
-    `certfile ${pki.path("server.pem")}`,
-    `keyfile ${pki.path("server.key")}`,
-    "require_certificate true",
-    "use_identity_as_username true",
-    "tls_version tlsv1.3",
-    "allow_anonymous false",
-    "",
-  ].join("\n");
-  writeFileSync(pki.path("mosquitto.conf"), config);
-  // Started as root, mosquitto drops to the mosquitto user: it must be able to read the keys and write its log.
-  chmodSync(pki.dir, 0o755);
-  for (const f of readdirSync(pki.dir)) chmodSync(join(pki.dir, f), 0o644);
-  chmodSync(logPath, 0o666);
-  const child = spawn(MOSQUITTO!, ["-c", pki.path("mosquitto.conf")], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  let exited = false;
-  child.on("exit", () => (exited = true));
-  const log = () => (existsSync(logPath) ? readFileSync(logPath, "utf8") : "");
-  await waitUntil(`mosquitto to listen on ${port}`, 10000, async () => {
-    if (exited) throw new Error(`mosquitto exited: ${output}\n${log()}`);
-    return (await portOpen(port)) ? true : undefined;
-  });
-  return {
-    port,
-    process: child,
-    log,
-    waitForLog: (pattern, ms = 10000) =>
-      waitUntil(`${pattern} in the mosquitto log`, ms, () => {
-        const text = log();
-        return pattern.test(text) ? text : undefined;
-      }),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
 
 describe("MQTT client over TLS 1.3 against mosquitto 2.0", function () {
   this.timeout(60000);
   let pki: Pki;
-  let broker: Broker;
+  let broker: MosquittoBroker;
   const clients: MqttClient[] = [];
 
   before(async function () {
@@ -129,7 +34,7 @@ describe("MQTT client over TLS 1.3 against mosquitto 2.0", function () {
     }
     this.timeout(120000);
     pki = makePki();
-    broker = await startMosquitto(pki);
+    broker = await startMosquitto(pki.dir);
   });
   after(async () => {
     await broker?.stop();
