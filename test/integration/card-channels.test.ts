@@ -2,9 +2,8 @@
 // clients in the field send (iotsafe.md §1.3, §1.4, §9): SELECT without MANAGE CHANNEL, CLA 0n/8n,
 // channels 4..19, P3 with no data, case-1 APDUs, a trailing Le.
 import assert from "node:assert/strict";
-import { openAndSelect, send, testCard } from "./card-fixtures.js";
+import { GSMA_AID, openAndSelect, send, testCard } from "./card-fixtures.js";
 
-const GSMA_AID = "A0000005590010";
 const APP_INFO_LENGTH = 68;
 
 describe("card channels: MANAGE CHANNEL", () => {

@@ -10,6 +10,8 @@ export const KEY01_SCALAR = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8
 /** Key 303036 ("006", ZARIOT style) with its public part reported as 303037 ("007"). */
 export const KEY006_SCALAR = "519b423d715f8b581f4fa8ee59f4771a5b44c8130b4e3eacca54a56dda72b464";
 export const PSK06 = "0102030405060708090a0b0c0d0e0f10";
+/** The GSMA IoT SAFE applet AID (iotsafe.md §1.2), as hex. */
+export const GSMA_AID = "A0000005590010";
 
 /** Uncompressed public point of a scalar, computed by OpenSSL (node:crypto), not by the card. */
 export function publicPointOf(scalarHex: string): string {

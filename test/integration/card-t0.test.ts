@@ -5,6 +5,7 @@ import { verify } from "node:crypto";
 import { IotSafeCard } from "../../hosts/sim/card/iotsafe-card.js";
 import type { ProfileObject } from "../../hosts/sim/card/profile.js";
 import {
+  GSMA_AID,
   HELLO_WORLD_SHA256,
   KEY01_SCALAR,
   certificateFileBytes,
@@ -17,7 +18,6 @@ import {
   testProfile,
 } from "./card-fixtures.js";
 
-const GSMA_AID = "A0000005590010";
 
 describe("card T=0: responseDelivery get-response (61xx)", () => {
   it("case 4 answers come as 61xx; GET RESPONSE hands them out in parts, then the final SW", async () => {
