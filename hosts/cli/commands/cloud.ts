@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { anyTopic, startVirtualCloud, type VirtualCloudOptions } from "../../sim/cloud/virtual-cloud.js";
 import { loadDevCaFiles } from "../../sim/pki/dev-ca.js";
 import { registerCommand } from "../registry.js";
+import { untilStopped } from "../until-stopped.js";
 import { parseListenAddress, UsageError } from "./sim.js";
 
 const USAGE = `usage: iotsafe cloud --ca CA.pem [--listen HOST:PORT] [--cert server.pem --key server.key]
@@ -96,15 +97,7 @@ async function run(args: string[]): Promise<number> {
   );
 
   // Runs until SIGINT/SIGTERM, then closes everything and exits 0.
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.removeListener("SIGINT", stop);
-      process.removeListener("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilStopped();
   await cloud.close();
   process.stderr.write(`virtual cloud stopped (${cloud.messages.length} messages received)\n`);
   return 0;

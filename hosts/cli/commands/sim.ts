@@ -6,6 +6,7 @@ import type { Card } from "../../sim/card/card.js";
 import { cardFromProfileFile } from "../../sim/card/iotsafe-card.js";
 import { type LinkModelOptions, LinkModelError, modemDialectNames, parseFaultSpec, startVirtualModem } from "../../sim/modem/index.js";
 import { registerCommand } from "../registry.js";
+import { untilStopped } from "../until-stopped.js";
 
 const USAGE = `usage: iotsafe sim [--listen HOST:PORT] [--pty PATH] [--profile P.json] [--dialect NAME]
                   [--registration-delay MS] [--pin PIN] [--log-level debug|info|warn|error]
@@ -144,15 +145,7 @@ async function run(args: string[]): Promise<number> {
   process.stdout.write(`virtual modem listening on ${running.endpoints.join(" and ")}\n`);
 
   // Runs until SIGINT/SIGTERM, then closes everything and exits 0.
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.removeListener("SIGINT", stop);
-      process.removeListener("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilStopped();
   await running.close();
   process.stderr.write("virtual modem stopped\n");
   return 0;
