@@ -26,10 +26,9 @@ import { p256, p384 } from "@noble/curves/nist.js";
 import { ecdsaDerToRaw } from "./der.js";
 import { nobleCrypto } from "./noble-provider.js";
 import {
-  AEAD_KEY_LENGTH,
-  AEAD_NONCE_LENGTH,
   AEAD_TAG_LENGTH,
   AeadAuthError,
+  checkAeadArguments,
   CryptoError,
   HASH_LENGTH,
   type AeadName,
@@ -217,13 +216,6 @@ function nativeHmac(crypt: ModdableCrypt, algorithm: HashName, key: Uint8Array, 
   outerDigest.write(outer.buffer);
   outerDigest.write(innerDigest.close());
   return new Uint8Array(outerDigest.close());
-}
-
-function checkAead(algorithm: AeadName, key: Uint8Array, nonce: Uint8Array): void {
-  const keyLength = AEAD_KEY_LENGTH[algorithm];
-  if (keyLength === undefined) throw new CryptoError("unsupported", `unsupported AEAD ${String(algorithm)}`);
-  if (key.length !== keyLength) throw new CryptoError("invalid-key", `${algorithm} key must be ${keyLength} bytes, got ${key.length}`);
-  if (nonce.length !== AEAD_NONCE_LENGTH) throw new CryptoError("invalid-argument", `${algorithm} nonce must be ${AEAD_NONCE_LENGTH} bytes, got ${nonce.length}`);
 }
 
 /**
@@ -617,7 +609,7 @@ export function createNativeProvider(crypt: ModdableCrypt, fallback: CryptoProvi
     },
     aeadSeal(algorithm, key, nonce, plaintext, aad) {
       if (algorithm === "chacha20-poly1305") return fallback.aeadSeal(algorithm, key, nonce, plaintext, aad);
-      checkAead(algorithm, key, nonce);
+      checkAeadArguments(algorithm, key, nonce);
       const gcm = new NativeGcm(crypt, key, nonce);
       const ciphertext = gcm.ctr(plaintext);
       const sealed = new Uint8Array(ciphertext.length + AEAD_TAG_LENGTH);
@@ -627,7 +619,7 @@ export function createNativeProvider(crypt: ModdableCrypt, fallback: CryptoProvi
     },
     aeadOpen(algorithm, key, nonce, sealed, aad) {
       if (algorithm === "chacha20-poly1305") return fallback.aeadOpen(algorithm, key, nonce, sealed, aad);
-      checkAead(algorithm, key, nonce);
+      checkAeadArguments(algorithm, key, nonce);
       if (sealed.length < AEAD_TAG_LENGTH) throw new AeadAuthError(`${algorithm} input of ${sealed.length} bytes is shorter than the tag`);
       const gcm = new NativeGcm(crypt, key, nonce);
       const ciphertext = sealed.subarray(0, sealed.length - AEAD_TAG_LENGTH);

@@ -11,10 +11,9 @@ import { hmac as hmacNoble } from "@noble/hashes/hmac.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { ecdsaDerToRaw } from "./der.js";
 import {
-  AEAD_KEY_LENGTH,
-  AEAD_NONCE_LENGTH,
   AEAD_TAG_LENGTH,
   AeadAuthError,
+  checkAeadArguments,
   CryptoError,
   HASH_LENGTH,
   type AeadName,
@@ -79,10 +78,7 @@ function hash(algorithm: HashName, data: Uint8Array): Uint8Array {
 }
 
 function aeadCipher(algorithm: AeadName, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
-  const keyLength = AEAD_KEY_LENGTH[algorithm];
-  if (keyLength === undefined) throw new CryptoError("unsupported", `unsupported AEAD ${String(algorithm)}`);
-  if (key.length !== keyLength) throw new CryptoError("invalid-key", `${algorithm} key must be ${keyLength} bytes, got ${key.length}`);
-  if (nonce.length !== AEAD_NONCE_LENGTH) throw new CryptoError("invalid-argument", `${algorithm} nonce must be ${AEAD_NONCE_LENGTH} bytes, got ${nonce.length}`);
+  checkAeadArguments(algorithm, key, nonce);
   return algorithm === "chacha20-poly1305" ? chacha20poly1305(key, nonce, aad) : gcm(key, nonce, aad);
 }
 

@@ -68,6 +68,14 @@ export const AEAD_KEY_LENGTH: Readonly<Record<AeadName, number>> = { "aes-128-gc
 export const AEAD_NONCE_LENGTH = 12;
 export const AEAD_TAG_LENGTH = 16;
 
+/** The argument checks every provider's aeadSeal/aeadOpen makes before any cipher work. */
+export function checkAeadArguments(algorithm: AeadName, key: Uint8Array, nonce: Uint8Array): void {
+  const keyLength = AEAD_KEY_LENGTH[algorithm];
+  if (keyLength === undefined) throw new CryptoError("unsupported", `unsupported AEAD ${String(algorithm)}`);
+  if (key.length !== keyLength) throw new CryptoError("invalid-key", `${algorithm} key must be ${keyLength} bytes, got ${key.length}`);
+  if (nonce.length !== AEAD_NONCE_LENGTH) throw new CryptoError("invalid-argument", `${algorithm} nonce must be ${AEAD_NONCE_LENGTH} bytes, got ${nonce.length}`);
+}
+
 /** Key-exchange groups (TLS names: secp256r1 = 0x0017, secp384r1 = 0x0018, x25519 = 0x001d). */
 export type EcdhGroup = "secp256r1" | "secp384r1" | "x25519";
 
