@@ -80,6 +80,8 @@ export type BoardConfig =
       kind: "moddable-simulator";
       /** The virtual modem's TCP address (`iotsafe sim --listen`). */
       modem: { address: string; port: number };
+      /** Model the ESP32 UART's receive FIFO on that link (uart-fifo.ts): wire speed, FIFO size, host latency forgiven. */
+      uart?: { baud: number; fifoBytes: number; hostLatencyAllowanceMs: number };
     };
 
 /** A board, ready to use: its modem link settings, its one-time bring-up, and the modem hooks. */
@@ -87,7 +89,7 @@ export interface Board {
   readonly kind: BoardKind;
   /** The modem UART; undefined in the simulator (TCP). */
   readonly uart: UartPins | undefined;
-  readonly tcp: { address: string; port: number } | undefined;
+  readonly tcp: { address: string; port: number; uart?: { baud: number; fifoBytes: number; hostLatencyAllowanceMs: number } } | undefined;
   /** Turns on what the modem needs (power rails, level shifters) before the first power-on. */
   bringUp(): Promise<void>;
   readonly hooks: BoardHooks;
@@ -240,7 +242,15 @@ export function parseBoardConfig(input: unknown): BoardConfig {
       const m = object(o["modem"] ?? {}, "config.board.modem");
       const address = m["address"] ?? "127.0.0.1";
       if (typeof address !== "string" || !/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) throw new BoardConfigError(`config.board.modem.address must be an IPv4 address, not ${JSON.stringify(address)}`);
-      return { kind: "moddable-simulator", modem: { address, port: integer(m["port"] ?? 5555, "config.board.modem.port", 1, 65535) } };
+      const modem = { address, port: integer(m["port"] ?? 5555, "config.board.modem.port", 1, 65535) };
+      if (o["uart"] === undefined || o["uart"] === null) return { kind: "moddable-simulator", modem };
+      const u = object(o["uart"], "config.board.uart");
+      const uart = {
+        baud: integer(u["baud"] ?? 115200, "config.board.uart.baud", 300, 4000000),
+        fifoBytes: integer(u["fifoBytes"] ?? 128, "config.board.uart.fifoBytes", 16, 4096),
+        hostLatencyAllowanceMs: integer(u["hostLatencyAllowanceMs"] ?? 0, "config.board.uart.hostLatencyAllowanceMs", 0, 1000),
+      };
+      return { kind: "moddable-simulator", modem, uart };
     }
   }
 }
@@ -371,6 +381,6 @@ export function createBoard(config: BoardConfig, io: BoardIo, platform: Platform
     case "esp32-bg95":
       return bg95Board(config, io, platform);
     case "moddable-simulator":
-      return { kind: config.kind, uart: undefined, tcp: config.modem, async bringUp() {}, hooks: {} };
+      return { kind: config.kind, uart: undefined, tcp: { ...config.modem, ...(config.uart ? { uart: config.uart } : {}) }, async bringUp() {}, hooks: {} };
   }
 }

@@ -10,6 +10,7 @@
  *   "@device {json}"   each DeviceEvent (modules/device/device.ts)
  *   "@done {json}"     the DeviceSummary, when `messages` readings were acknowledged
  *   "@failed text"     the device stopped on an error it could not recover from
+ *   "@uart {json}"     simulator with the UART model (config.board.uart): FIFO statistics, before "@done"
  *   "@memory {json}"   measurement builds only (config.memoryProbe = interval in ms): the largest
  *                      live heap seen (garbage collected before each reading), before "@done"
  */
@@ -34,6 +35,7 @@ export const DEVICE_LINE = "@device ";
 export const DONE_LINE = "@done ";
 export const FAILED_LINE = "@failed ";
 export const MEMORY_LINE = "@memory ";
+export const UART_LINE = "@uart ";
 
 interface MemoryReading {
   slotBytes: number;
@@ -73,7 +75,8 @@ async function start(): Promise<void> {
   // The simulator board opens no pins: its BoardIo is never called (and the simulator has no GPIOs).
   const board = createBoard(settings.board, moddableBoardIo(), platform);
   await board.bringUp();
-  const modemLink = board.tcp ? tcpLink(board.tcp) : uartLink(board.uart!);
+  const modemLink = board.tcp ? tcpLink({ ...board.tcp, platform }) : uartLink(board.uart!);
+  const uartStats = "uartStats" in modemLink ? modemLink.uartStats : undefined;
   const crypt: ModdableCrypt = { Digest, BlockCipher, Mode, GHASH, EC, ECPoint };
   const provider = settings.crypto === "native" ? createNativeProvider(crypt) : nobleCrypto;
   const probeInterval = Number(config.memoryProbe ?? 0); // mcconfig command-line values are strings
@@ -95,6 +98,7 @@ async function start(): Promise<void> {
   });
   const summary = await device.run();
   if (memoryProbe) trace(MEMORY_LINE + JSON.stringify(memoryProbe.peak()) + "\n");
+  if (uartStats) trace(UART_LINE + JSON.stringify(uartStats) + "\n");
   trace(DONE_LINE + JSON.stringify(summary) + "\n");
 }
 

@@ -8,6 +8,7 @@ import TCP from "embedded:io/socket/tcp";
 import Time from "time";
 import Timer from "timer";
 import { ByteQueue } from "../../modules/platform/byte-queue.js";
+import { UartFifoModel, type UartFifoOptions, type UartFifoStats } from "./uart-fifo.js";
 import { type ByteLink, LinkClosedError, type LogLevel, type Platform, type TimerHandle } from "../../modules/platform/platform.js";
 
 export interface ModdablePlatformOptions {
@@ -133,24 +134,44 @@ export function uartLink(options: UartOptions): ByteLink {
   return link;
 }
 
-/** A TCP connection as the modem link (the Moddable simulator reaching the virtual modem). */
-export function tcpLink(options: { address: string; port: number; maxQueued?: number }): ByteLink {
+/**
+ * A TCP connection as the modem link (the Moddable simulator reaching the virtual modem). With
+ * `uart`, the bytes pass a model of the ESP32's UART receive FIFO first (uart-fifo.ts): the link
+ * then loses bytes exactly when a board would, and `uartStats` says whether it did.
+ */
+export function tcpLink(options: { address: string; port: number; maxQueued?: number; uart?: UartFifoOptions; platform?: Platform }): ByteLink & { uartStats?: UartFifoStats } {
+  let fifo: UartFifoModel | undefined;
   const socket: TCP = new TCP({
     address: options.address,
     port: options.port,
     format: "buffer",
     onReadable(count: number) {
-      const data = socket.read(count) as ArrayBuffer;
-      link.received(new Uint8Array(data));
+      const data = new Uint8Array(socket.read(count) as ArrayBuffer);
+      if (fifo) fifo.receive(data);
+      else link.received(data);
     },
     onError() {
+      fifo?.close();
       link.ended(new Error("modem TCP link closed"));
     },
   });
   const link = new QueuedLink(
     options.maxQueued ?? 16384,
     (bytes) => socket.write(bytes),
-    () => socket.close(),
+    () => {
+      fifo?.close();
+      socket.close();
+    },
   );
-  return link;
+  if (options.uart) {
+    if (!options.platform) throw new RangeError("tcpLink: the UART model needs the platform's clock and timers");
+    const platform = options.platform;
+    fifo = new UartFifoModel(
+      platform,
+      options.uart,
+      (bytes) => link.received(bytes),
+      (lost, lateMs) => platform.log("warn", "uart", `receive FIFO overflow: ${lost} bytes lost (read ${lateMs.toFixed(1)} ms after the interrupt)`),
+    );
+  }
+  return Object.assign(link, fifo ? { uartStats: fifo.stats } : {});
 }

@@ -10,7 +10,8 @@
  * `mcconfig ... key=value` adds flat string values to config, so the settings people change when
  * building also come flat: apn, brokerHost, brokerPort, dialect, messages, crypto, logLevel, and the
  * modem pins of a board (modemTx, modemRx, modemBaud, modemUart, modemPowerKey, modemReset,
- * modemStatus) or the simulator's virtual modem (modemAddress, modemPort).
+ * modemStatus) or the simulator's virtual modem (modemAddress, modemPort) and its UART model
+ * (uartBaud, uartFifoBytes, uartAllowanceMs: hosts/esp32/uart-fifo.ts).
  */
 import { type DeviceConfig, parseDeviceConfig } from "../../modules/device/config.js";
 import type { LogLevel } from "../../modules/platform/platform.js";
@@ -70,6 +71,9 @@ export function readSettings(config: unknown): FirmwareSettings {
     ["modemStatus", "status", "pin"],
     ["modemAddress", "modem", "address"],
     ["modemPort", "modem", "port"],
+    ["uartBaud", "uart", "baud"],
+    ["uartFifoBytes", "uart", "fifoBytes"],
+    ["uartAllowanceMs", "uart", "hostLatencyAllowanceMs"],
   ];
   for (const [key, section, field] of pinOverrides) {
     if (flat[key] === undefined) continue;

@@ -4,7 +4,7 @@
 // IoT SAFE SIM (`iotsafe sim`), which the firmware reaches over TCP instead of a UART.
 //
 //   node hosts/moddable-sim/run.mjs [--messages N] [--dialect NAME] [--timeout S]
-//        [--creation chunk=BYTES,heap=SLOTS,stack=SLOTS] [--memory] [--fault SPEC]... [--json] [--samples]
+//        [--creation chunk=BYTES,heap=SLOTS,stack=SLOTS] [--memory] [--uart BAUD] [--fault SPEC]... [--json] [--samples]
 //   node hosts/moddable-sim/run.mjs --conformance [--json]   (the crypto conformance app instead)
 //
 // It builds with `mcconfig -d -m -p lin` (a debug build: trace output and instrumentation reach
@@ -14,6 +14,10 @@
 // wrapper manifest outside the repo); with incremental sizes 0 the simulator enforces them like the
 // device does, which is how the memory budget is checked. --memory adds a probe that collects
 // garbage every 20 ms and at each device event and reports the largest live heap ("@memory").
+// --uart BAUD puts the ESP32 UART receive model (128-byte FIFO, hosts/esp32/uart-fifo.ts) on the
+// modem link and reports its statistics ("@uart"). --config KEY=VALUE passes a config override to
+// mcconfig (e.g. logLevel=debug). --no-debugger builds an instrumented release (-i) and runs mcsim
+// without xsbug-log, reading trace() and the instrumentation from its stdout.
 // --json prints one summary object last.
 //
 // Needs: the Moddable SDK built for Linux (MODDABLE set, its build/bin/lin/release on PATH or
@@ -83,6 +87,15 @@ function startService(args, pattern, label, log) {
   });
 }
 
+/** JSON from a trace line, or undefined when the line came out mangled. */
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function parseCreation(text) {
   const creation = {};
   for (const part of text.split(",")) {
@@ -101,7 +114,7 @@ function parseCreation(text) {
  * Builds and runs the firmware in mcsim. Resolves { exitCode, done, failed, abort, events, instruments, lines }.
  * options: messages, dialect, timeoutSeconds, creation ({chunk,heap,stack} override), faults [], state,
  * manifest (another app's manifest, e.g. the crypto conformance app), world (false: start no virtual
- * cloud or modem), memory (live-heap probe),
+ * cloud or modem), memory (live-heap probe), uartBaud (the UART FIFO model), debugger ("xsbug-log" | "none"),
  * log (line printer), samples, verbose.
  */
 export async function runInSimulator(options = {}) {
@@ -151,34 +164,81 @@ export async function runInSimulator(options = {}) {
     const xsbugPort = await freePort();
     if (options.messages) config.push(`messages=${options.messages}`);
     if (options.memory) config.push(`memoryProbe=${options.memoryIntervalMs ?? 20}`);
-    const made = spawnSync("mcconfig", [manifest, "-d", "-m", "-p", "lin", "-t", "build", ...config], { cwd: root, env, encoding: "utf8" });
+    if (options.uartBaud) config.push(`uartBaud=${options.uartBaud}`);
+    config.push(...(options.config ?? []));
+    // With xsbug-log: a debug build. Without a debugger: an instrumented release build (a debug build
+    // would keep trying to reach a debugger), which prints trace() and instrumentation on stdout.
+    const withXsbug = (options.debugger ?? "xsbug-log") === "xsbug-log";
+    const made = spawnSync("mcconfig", [manifest, withXsbug ? "-d" : "-i", "-m", "-p", "lin", "-t", "build", ...config], { cwd: root, env, encoding: "utf8" });
     if (made.status !== 0) throw new SimulatorSetupError(`mcconfig failed:\n${(made.stdout + made.stderr).split("\n").filter((l) => !l.startsWith("#") && !l.includes("warning")).slice(-15).join("\n")}`);
-    const library = join(process.env.MODDABLE, "build/bin/lin/mc/debug", name, "mc.so");
+    const library = join(process.env.MODDABLE, "build/bin/lin/mc", withXsbug ? "debug" : "instrument", name, "mc.so");
 
-    const result = { exitCode: undefined, done: undefined, failed: undefined, abort: undefined, events: [], instruments: undefined, memory: undefined, lines: [] };
+    const result = { exitCode: undefined, done: undefined, failed: undefined, abort: undefined, events: [], instruments: undefined, memory: undefined, uart: undefined, lines: [] };
     // The simulator finds its debugger through XSBUG_HOST/XSBUG_PORT (xs/platforms/lin_xs.c).
-    const runEnv = { ...env, XSBUG_LOG_PORT: String(xsbugPort), XSBUG_PORT: String(xsbugPort), XSBUG_HOST: "localhost", XSBUG_LOGMACHINE: join(root, "hosts/moddable-sim/xsbug-log-machine.cjs"), ...(options.samples ? { IOTSAFE_SAMPLES: "1" } : {}) };
-    simulator = spawn("xvfb-run", ["-a", process.execPath, join(process.env.MODDABLE, "tools/xsbug-log/xsbug-log.js"), "mcsim", library], { cwd: root, env: runEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const runEnv = { ...env, XSBUG_PORT: String(xsbugPort), XSBUG_HOST: "localhost" };
+    if (withXsbug) Object.assign(runEnv, { XSBUG_LOG_PORT: String(xsbugPort), XSBUG_LOGMACHINE: join(root, "hosts/moddable-sim/xsbug-log-machine.cjs"), ...(options.samples ? { IOTSAFE_SAMPLES: "1" } : {}) });
+    const command = withXsbug
+      ? ["-a", process.execPath, join(process.env.MODDABLE, "tools/xsbug-log/xsbug-log.js"), "mcsim", library]
+      : ["-a", join(process.env.MODDABLE, "build/bin/lin/release/mcsim"), library];
+    simulator = spawn("xvfb-run", command, { cwd: root, env: runEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const timeoutMs = (options.timeoutSeconds ?? 300) * 1000;
     await new Promise((resolveRun) => {
       let pending = "";
+      let instrumentNames = [];
+      const peaks = {};
+      let finishing = false;
       const timer = setTimeout(() => {
         result.abort = `timeout after ${timeoutMs / 1000} s`;
         resolveRun();
       }, timeoutMs);
+      const finish = () => {
+        // Without xsbug-log nothing prints the instrument peaks: take them from the samples seen.
+        if (finishing) return;
+        finishing = true;
+        if (!withXsbug) result.instruments = { ...peaks };
+        clearTimeout(timer);
+        setTimeout(resolveRun, withXsbug ? 0 : 50);
+      };
       const onLine = (line) => {
         const text = line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/^(\(xsdb\) )+/, "").replace(/^\[Thread \d+\] /, "");
         if (!text.trim()) return;
+        if (text.startsWith("instruments key: ")) {
+          instrumentNames = text.slice(17).split(",");
+          return;
+        }
+        if (text.startsWith("instruments: ")) {
+          text
+            .slice(13)
+            .split(",")
+            .forEach((value, index) => {
+              const name = instrumentNames[index];
+              const n = Number(value);
+              if (name && Number.isFinite(n) && !(n <= peaks[name])) peaks[name] = n;
+            });
+          if (options.samples) log(`@sample ${text.slice(13)}`);
+          return;
+        }
         result.lines.push(text);
-        if (text.startsWith("@device ")) result.events.push(JSON.parse(text.slice(8)));
-        else if (text.startsWith("@done ")) result.done = JSON.parse(text.slice(6));
-        else if (text.startsWith("@failed ")) result.failed = text.slice(8);
-        else if (text.startsWith("@memory ")) result.memory = JSON.parse(text.slice(8));
-        else if (text.startsWith("@abort ")) result.abort = text.slice(7);
-        else if (text.startsWith("@instruments ")) {
-          result.instruments = JSON.parse(text.slice(13));
-          clearTimeout(timer);
-          resolveRun();
+        if (text.startsWith("@device ")) result.events.push(parseJson(text.slice(8)));
+        else if (text.startsWith("@done ")) {
+          result.done = parseJson(text.slice(6)) ?? { unparsed: text.slice(6) };
+          if (!withXsbug) finish();
+        } else if (text.startsWith("@failed ")) {
+          result.failed = text.slice(8);
+          if (!withXsbug) finish();
+        } else if (text.startsWith("@memory ")) result.memory = parseJson(text.slice(8));
+        else if (text.startsWith("@uart ")) result.uart = parseJson(text.slice(6));
+        else if (text.includes("#xsbug-log disconnected from") && !result.done && !result.failed && !result.abort) {
+          // mcsim went away without a word: an XS abort (out of memory, stack) or a crash.
+          result.abort = "the simulator disconnected before the firmware finished (aborted or crashed)";
+          finish();
+        } else if (text.startsWith("@abort ")) result.abort = text.slice(7);
+        else if (!withXsbug && /XS abort|stack overflow|not enough memory|# Chunk allocation|# Slot allocation/.test(text)) {
+          result.abort = text;
+          finish();
+        } else if (text.startsWith("@instruments ")) {
+          result.instruments = parseJson(text.slice(13));
+          finish();
         }
         log(text);
       };
@@ -192,9 +252,9 @@ export async function runInSimulator(options = {}) {
       };
       simulator.stdout.on("data", onData);
       simulator.stderr.on("data", onData);
-      simulator.once("exit", () => {
-        clearTimeout(timer);
-        resolveRun();
+      simulator.once("exit", (code, signal) => {
+        if (!result.done && !result.failed && !result.abort) result.abort = `the simulator exited (${signal ?? code}) before the firmware finished`;
+        finish();
       });
     });
     result.exitCode = result.done && !result.failed && !result.abort ? 0 : 1;
@@ -230,11 +290,14 @@ async function main(argv) {
     else if (arg === "--manifest") options.manifest = resolve(value());
     else if (arg === "--samples") options.samples = true;
     else if (arg === "--memory") options.memory = true;
+    else if (arg === "--uart") options.uartBaud = Number(value());
+    else if (arg === "--config") (options.config ??= []).push(value());
+    else if (arg === "--no-debugger") options.debugger = "none";
     else if (arg === "--conformance") conformance = true;
     else if (arg === "--verbose") options.verbose = true;
     else if (arg === "--json") json = true;
     else if (arg === "--help" || arg === "-h") {
-      process.stdout.write("usage: node hosts/moddable-sim/run.mjs [--messages N] [--dialect NAME] [--timeout S] [--creation chunk=B,heap=SLOTS,stack=SLOTS] [--memory] [--fault SPEC]... [--state DIR] [--json] [--samples] [--verbose]\n       node hosts/moddable-sim/run.mjs --conformance [--json]\n");
+      process.stdout.write("usage: node hosts/moddable-sim/run.mjs [--messages N] [--dialect NAME] [--timeout S] [--creation chunk=B,heap=SLOTS,stack=SLOTS] [--memory] [--uart BAUD] [--fault SPEC]... [--config KEY=VALUE]... [--no-debugger] [--state DIR] [--json] [--samples] [--verbose]\n       node hosts/moddable-sim/run.mjs --conformance [--json]\n");
       return 0;
     } else throw new SimulatorSetupError(`unknown argument ${arg}`);
   }
@@ -245,7 +308,7 @@ async function main(argv) {
     options.world = false;
   }
   const result = await runInSimulator(options);
-  if (json) process.stdout.write(JSON.stringify({ exitCode: result.exitCode, abort: result.abort, failed: result.failed, done: result.done, memory: result.memory, instruments: result.instruments }) + "\n");
+  if (json) process.stdout.write(JSON.stringify({ exitCode: result.exitCode, abort: result.abort, failed: result.failed, done: result.done, memory: result.memory, uart: result.uart, instruments: result.instruments }) + "\n");
   else if (result.abort) process.stdout.write(`stopped: ${result.abort}\n`);
   return result.exitCode;
 }

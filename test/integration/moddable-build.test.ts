@@ -70,8 +70,8 @@ describe("npm run build:device", function () {
         const config = readFileSync(join(dir, "mc.config.js"), "utf8");
         assert.match(config, new RegExp(`"kind": "${board}"`));
         const makefile = readFileSync(join(dir, "makefile"), "utf8");
-        // The ESP32 machine sizes from manifest.json ("esp32/*"): chunk 65536, heap 4864 slots, stack 1024 slots.
-        assert.match(makefile, /^CREATION = -c 65536,0,4864,0,1024,/m);
+        // The ESP32 machine sizes from manifest.json ("esp32/*"): chunk 73728, heap 4576 slots, stack 1056 slots.
+        assert.match(makefile, /^CREATION = -c 73728,0,4576,0,1056,/m);
         if (board !== "esp32-bg95") assert.match(makefile, /^ESP32_SUBCLASS = esp32s3$/m);
       });
     }

@@ -41,6 +41,7 @@ export interface SimulatorRun {
   failed?: string;
   done?: Record<string, unknown>;
   memory?: { slotBytes: number; chunkBytes: number; stackBytes: number };
+  uart?: { received: number; delivered: number; dropped: number; overflows: number; maxFill: number; maxLateMs: number; drains: number };
   instruments?: Record<string, number>;
   output: string;
 }
