@@ -132,6 +132,18 @@ export async function runInSimulator(options = {}) {
   const env = sdkEnv();
   const services = [];
   let simulator;
+  // If this process is stopped (a test timeout, Ctrl-C), take the simulator and the services along.
+  const stopChildren = () => {
+    if (simulator && simulator.exitCode === null) {
+      try {
+        process.kill(-simulator.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    for (const child of services) child.kill("SIGTERM");
+  };
+  process.once("exit", stopChildren);
   try {
     const config = [];
     if (world) {
@@ -260,14 +272,8 @@ export async function runInSimulator(options = {}) {
     result.exitCode = result.done && !result.failed && !result.abort ? 0 : 1;
     return result;
   } finally {
-    if (simulator && simulator.exitCode === null) {
-      try {
-        process.kill(-simulator.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
-    for (const child of services) child.kill("SIGTERM");
+    process.removeListener("exit", stopChildren);
+    stopChildren();
   }
 }
 
@@ -314,6 +320,7 @@ async function main(argv) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, () => process.exit(130));
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {
