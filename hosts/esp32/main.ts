@@ -43,18 +43,26 @@ interface MemoryReading {
   stackBytes: number;
 }
 
+/** The largest readings, and the last device event before each heap peak (where to look for savings). */
+interface MemoryPeak extends MemoryReading {
+  slotPeakAfter: string;
+  chunkPeakAfter: string;
+}
+
 /**
  * Measurement builds: every `intervalMs` (and at each device event) collect garbage and read the
  * live heap; returns a function giving the largest readings. The probe module exists only in the
  * measurement manifest, so it is imported at run time.
  */
-async function startMemoryProbe(platform: ReturnType<typeof moddablePlatform>, intervalMs: number): Promise<{ sample(): void; peak(): MemoryReading }> {
+async function startMemoryProbe(platform: ReturnType<typeof moddablePlatform>, intervalMs: number): Promise<{ sample(event?: string): void; peak(): MemoryPeak }> {
   const probe = ((await import("iotsafe/memory-probe")) as { default: () => MemoryReading }).default;
-  const peak: MemoryReading = { slotBytes: 0, chunkBytes: 0, stackBytes: 0 };
-  const sample = () => {
+  const peak: MemoryPeak = { slotBytes: 0, chunkBytes: 0, stackBytes: 0, slotPeakAfter: "start", chunkPeakAfter: "start" };
+  let lastEvent = "start";
+  const sample = (event?: string) => {
+    if (event) lastEvent = event;
     const reading = probe();
-    peak.slotBytes = Math.max(peak.slotBytes, reading.slotBytes);
-    peak.chunkBytes = Math.max(peak.chunkBytes, reading.chunkBytes);
+    if (reading.slotBytes > peak.slotBytes) Object.assign(peak, { slotBytes: reading.slotBytes, slotPeakAfter: lastEvent });
+    if (reading.chunkBytes > peak.chunkBytes) Object.assign(peak, { chunkBytes: reading.chunkBytes, chunkPeakAfter: lastEvent });
     peak.stackBytes = Math.max(peak.stackBytes, reading.stackBytes);
   };
   const tick = () => {
@@ -91,7 +99,7 @@ async function start(): Promise<void> {
     sensors: applicationSensors(platform),
     provider,
     onEvent: (event) => {
-      memoryProbe?.sample();
+      memoryProbe?.sample("phase" in event ? `${event.type} ${String(event.phase)}` : event.type);
       trace(DEVICE_LINE + JSON.stringify(event) + "\n");
     },
     ...(settings.messages !== undefined ? { stopAfterAcknowledged: settings.messages } : {}),

@@ -230,11 +230,20 @@ export class MqttClient {
     }
     if (this.session.isFull) throw new MqttInflightFullError(`${this.session.inflightCount} QoS 1 messages await PUBACK (maxInflight ${this.session.maxInflight})`);
     const packetId = this.session.allocatePacketId((id) => this.#pending.has(id));
+    const acknowledged = this.#startQos1Publish(topic, bytes, retain, packetId);
+    await acknowledged;
+  }
+
+  /**
+   * Records a QoS 1 message in the session and sends it; resolves with its PUBACK. Not async: the
+   * encoded packet is not held while the PUBACK is awaited (on XS a suspended frame keeps every
+   * local alive, and several messages may be in flight).
+   */
+  #startQos1Publish(topic: string, bytes: Uint8Array, retain: boolean, packetId: number): Promise<unknown> {
     const encoded = encodePacket({ type: "publish", topic, payload: bytes, qos: 1, retain, dup: false, packetId });
     this.session.add({ packetId, topic, payload: bytes, retain });
     const acknowledged = this.#expectAck("puback", packetId);
-    await this.#send(encoded);
-    await acknowledged;
+    return this.#send(encoded).then(() => acknowledged);
   }
 
   /**

@@ -7,8 +7,8 @@
  */
 import { bytesEqual, toHex } from "../bytes/bytes.js";
 import { parseIpAddress, TrustStore, type PinSet } from "../crypto/path.js";
-import { CryptoError, type CryptoProvider, type EcdhKeyPair } from "../crypto/provider.js";
-import { certificateLabel, type Certificate } from "../crypto/x509.js";
+import { CryptoError, type CryptoProvider, type EcdhKeyPair, type PublicKey } from "../crypto/provider.js";
+import { certificateLabel } from "../crypto/x509.js";
 import type { Platform } from "../platform/platform.js";
 import { TimeoutError, withTimeout } from "../platform/time.js";
 import {
@@ -153,6 +153,15 @@ export interface SessionTicket {
   readonly maxEarlyDataSize: number | undefined;
 }
 
+/** What a connection keeps of the server's (authenticated) leaf certificate. */
+export interface ServerCertificateSummary {
+  readonly commonName: string | undefined;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly notAfter: number;
+  readonly label: string;
+}
+
 export interface TlsConnectionInfo {
   readonly version: "TLSv1.3";
   readonly cipherSuite: string;
@@ -160,13 +169,7 @@ export interface TlsConnectionInfo {
   readonly group: string;
   readonly alpn: string | undefined;
   readonly helloRetryRequest: boolean;
-  readonly serverCertificate: {
-    readonly commonName: string | undefined;
-    readonly subject: string;
-    readonly issuer: string;
-    readonly notAfter: number;
-    readonly label: string;
-  };
+  readonly serverCertificate: ServerCertificateSummary;
   readonly serverSignatureScheme: string;
   readonly clientCertificateRequested: boolean;
   /** The scheme our CertificateVerify used (undefined when no certificate was sent). */
@@ -267,8 +270,16 @@ interface Resolved {
   handshakeTimeoutMs: number;
   maxHandshakeMessageLength: number;
   maxTickets: number;
-  trustStore: TrustStore;
   clock: () => number;
+}
+
+/** The trust anchors, parsed (so that a bad anchor is reported before any byte is sent). */
+function resolveTrustStore(options: TlsClientOptions): TrustStore {
+  const anchors = options.trustAnchors;
+  if (!anchors) throw new TlsConfigError("trustAnchors is required (server authentication is never skipped)");
+  const trustStore = anchors instanceof TrustStore ? anchors : new TrustStore(anchors);
+  if (trustStore.anchors.length === 0) throw new TlsConfigError("trustAnchors is empty (server authentication is never skipped)");
+  return trustStore;
 }
 
 function resolveOptions(options: TlsClientOptions): Resolved {
@@ -299,10 +310,6 @@ function resolveOptions(options: TlsClientOptions): Resolved {
   const offerMfl = options.offerMaxFragmentLength ?? recordSizeLimit <= MAX_PLAINTEXT;
   const alpn = options.alpn ?? [];
   for (const name of alpn) if (name.length === 0 || name.length > 255 || !/^[\x20-\x7e]+$/.test(name)) fail(`ALPN protocol name ${JSON.stringify(name)} is not 1..255 printable ASCII characters`);
-  const anchors = options.trustAnchors;
-  if (!anchors) fail("trustAnchors is required (server authentication is never skipped)");
-  const trustStore = anchors instanceof TrustStore ? anchors : new TrustStore(anchors);
-  if (trustStore.anchors.length === 0) fail("trustAnchors is empty (server authentication is never skipped)");
   if (options.credential && options.credential.schemes.length === 0) fail("credential lists no signature schemes");
   return {
     serverName,
@@ -318,7 +325,6 @@ function resolveOptions(options: TlsClientOptions): Resolved {
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 60000,
     maxHandshakeMessageLength: options.maxHandshakeMessageLength ?? 16384,
     maxTickets: options.maxTickets ?? 2,
-    trustStore,
     clock: options.clock ?? (() => options.platform.wallClock()),
   };
 }
@@ -331,6 +337,11 @@ export class TlsClient {
   readonly #transport: TlsTransport;
   readonly #records: RecordLayer;
   readonly #assembler: HandshakeAssembler;
+  /**
+   * Parsed trust anchors, held only while the handshake runs: parsed certificates cost hundreds of
+   * XS slots, which a connection that lasts for hours should not keep.
+   */
+  #trustStore: TrustStore | undefined;
   #state: State = "handshaking";
   #failure: unknown;
   #peerClosed = false;
@@ -355,6 +366,7 @@ export class TlsClient {
   private constructor(transport: TlsTransport, options: TlsClientOptions) {
     this.#options = options;
     this.#cfg = resolveOptions(options);
+    this.#trustStore = resolveTrustStore(options);
     this.#platform = options.platform;
     this.#provider = options.provider;
     this.#transport = transport;
@@ -696,6 +708,8 @@ export class TlsClient {
       await withTimeout(this.#platform, handshake, ms, () => new TlsTimeoutError(`TLS handshake with ${this.#cfg.serverName} did not complete within ${ms} ms`));
     } catch (error) {
       await this.#abort(error);
+    } finally {
+      this.#trustStore = undefined;
     }
   }
 
@@ -894,18 +908,8 @@ export class TlsClient {
     if (message.type !== HandshakeType.certificate) {
       throw new TlsUnexpectedMessageError(`expected certificate${certificateRequest ? "" : " or certificate_request"}, received ${handshakeName(message.type)}`);
     }
-    const certMessage = parseCertificate(message.body);
-    if (certMessage.context.length !== 0) throw new TlsIllegalParameterError("server Certificate has a non-empty certificate_request_context");
-    if (certMessage.entries.length === 0) throw new TlsDecodeError("server sent an empty Certificate message");
-    for (const entry of certMessage.entries) {
-      const ext = entry.extensions[0];
-      if (ext) throw new TlsUnsupportedExtensionError(`server CertificateEntry carries ${extensionName(ext.type)}, which we did not request`);
-    }
     t = platform.now();
-    const verified = authenticateServerChain(
-      certMessage.entries.map((e) => e.certificate),
-      { provider, trustStore: cfg.trustStore, time: cfg.clock(), serverName: cfg.serverName, ...(this.#options.pins ? { pins: this.#options.pins } : {}) },
-    );
+    const server = this.#authenticateServer(message.body);
     stats.serverAuthMs += platform.now() - t;
     transcript.add(message.raw);
 
@@ -913,7 +917,8 @@ export class TlsClient {
     message = await this.#expect(HandshakeType.certificate_verify);
     const cv = parseCertificateVerify(message.body);
     t = platform.now();
-    verifyServerSignature(provider, cfg.signatureAlgorithms, verified.leaf.subjectPublicKeyInfo.key, cv.scheme, cv.signature, transcript.hash());
+    verifyServerSignature(provider, cfg.signatureAlgorithms, server.key, cv.scheme, cv.signature, transcript.hash());
+    server.key = undefined;
     stats.serverAuthMs += platform.now() - t;
     transcript.add(message.raw);
 
@@ -944,7 +949,6 @@ export class TlsClient {
     this.#resumptionSecret = schedule.resumption(transcript.hash());
     records.setWriteProtection(suite, trafficKeys(provider, suite, app.clientApplicationTrafficSecret));
 
-    const leaf: Certificate = verified.leaf;
     this.#info = {
       version: "TLSv1.3",
       cipherSuite: suite.name,
@@ -952,13 +956,7 @@ export class TlsClient {
       group: groupName(serverShare.group),
       alpn: negotiated.alpn,
       helloRetryRequest: helloRetry !== undefined,
-      serverCertificate: {
-        commonName: leaf.subject.commonName,
-        subject: leaf.subject.text,
-        issuer: leaf.issuer.text,
-        notAfter: leaf.notAfter,
-        label: certificateLabel(leaf),
-      },
+      serverCertificate: server.summary,
       serverSignatureScheme: signatureSchemeName(cv.scheme),
       clientCertificateRequested: certificateRequest !== undefined,
       clientSignatureScheme: clientSignatureScheme !== undefined ? signatureSchemeName(clientSignatureScheme) : undefined,
@@ -978,9 +976,35 @@ export class TlsClient {
     platform.log(
       "info",
       "tls",
-      `${cfg.serverName}: ${suite.name}, ${groupName(serverShare.group)}${helloRetry ? " (after HelloRetryRequest)" : ""}, server "${certificateLabel(leaf)}"` +
+      `${cfg.serverName}: ${suite.name}, ${groupName(serverShare.group)}${helloRetry ? " (after HelloRetryRequest)" : ""}, server "${server.summary.label}"` +
         `${certificateRequest ? `, client auth ${clientSignatureScheme !== undefined ? signatureSchemeName(clientSignatureScheme) : "declined (no usable credential)"}` : ""}, ${stats.totalMs.toFixed(0)} ms`,
     );
+  }
+
+  /**
+   * The server's Certificate message, checked and its chain authenticated. Returns only the leaf's
+   * key and a summary: the parsed chain becomes garbage here, before the slow part of the handshake
+   * (our signature in the SIM), instead of living in the handshake's frame until it ends.
+   */
+  #authenticateServer(body: Uint8Array): { key: PublicKey | undefined; summary: ServerCertificateSummary } {
+    const certMessage = parseCertificate(body);
+    if (certMessage.context.length !== 0) throw new TlsIllegalParameterError("server Certificate has a non-empty certificate_request_context");
+    if (certMessage.entries.length === 0) throw new TlsDecodeError("server sent an empty Certificate message");
+    for (const entry of certMessage.entries) {
+      const ext = entry.extensions[0];
+      if (ext) throw new TlsUnsupportedExtensionError(`server CertificateEntry carries ${extensionName(ext.type)}, which we did not request`);
+    }
+    const cfg = this.#cfg;
+    const trustStore = this.#trustStore;
+    if (!trustStore) throw new TlsError("server authentication after the handshake ended");
+    const { leaf } = authenticateServerChain(
+      certMessage.entries.map((e) => e.certificate),
+      { provider: this.#provider, trustStore, time: cfg.clock(), serverName: cfg.serverName, ...(this.#options.pins ? { pins: this.#options.pins } : {}) },
+    );
+    return {
+      key: leaf.subjectPublicKeyInfo.key,
+      summary: { commonName: leaf.subject.commonName, subject: leaf.subject.text, issuer: leaf.issuer.text, notAfter: leaf.notAfter, label: certificateLabel(leaf) },
+    };
   }
 
   /** Fields every ServerHello and HelloRetryRequest must get right (RFC 8446 §4.1.3). */

@@ -1,6 +1,8 @@
 // `npm run bench`: figures, not pass/fail. One full mutual-auth TLS 1.3 handshake with the client
 // key in the virtual SIM behind the virtual modem, in XS and on Node, plus the SIM traffic of
-// "read certificate + one signature" and the size of the TLS client bundle.
+// "read certificate + one signature", the ESP32's XS machine against the live peaks of the whole
+// device in Moddable's simulator (when the SDK is installed), and the size of the TLS client bundle.
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +19,7 @@ import { saveProfile } from "../../hosts/sim/card/profile.js";
 import { newDeviceProfile } from "../../hosts/sim/card/profile-tools.js";
 import { startVirtualModem } from "../../hosts/sim/modem/index.js";
 import { createDevCa, issueServerCertificate } from "../../hosts/sim/pki/dev-ca.js";
+import { machineBytesOn32Bit, manifestMachine, memoryHeadroom, moddableProblem, runSimulator } from "../lib/moddable-sdk.js";
 import { repoRoot } from "../lib/sim-world.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -30,6 +33,53 @@ function table(title: string, rows: [string, ...string[]][], header: string[]): 
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => "| " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
   process.stdout.write(`\n${title}\n${line(header)}\n|${widths.map((w) => "-".repeat(w + 2)).join("|")}|\n${rows.map(line).join("\n")}\n`);
+}
+
+const DIALECTS = ["quectel-bg95", "simcom-sim7080", "ublox-sara-r5", "sequans-gm02s", "nordic-slm"];
+
+/**
+ * The firmware's XS machine on the ESP32 boards (manifest.json "esp32/*" creation) against the live
+ * peaks of boot + IoT SAFE + TLS handshake + ten publishes, per dialect, measured in Moddable's
+ * simulator with that same fixed-size machine (run.mjs --memory). Needs the Moddable SDK.
+ */
+async function benchEsp32Machine(): Promise<void> {
+  const problem = moddableProblem({ simulator: true });
+  if (problem) {
+    process.stdout.write(`\nESP32 XS machine (Moddable simulator): not measured here: ${problem}\n`);
+    return;
+  }
+  const sizes = manifestMachine("esp32/*");
+  const state = join(dir, "moddable-state");
+  const demo = spawnSync(process.execPath, [join(repoRoot, "bin/iotsafe.js"), "demo", "--state", state, "--messages", "1", "--interval", "200"], { cwd: repoRoot, encoding: "utf8", timeout: 180000 });
+  if (demo.status !== 0) throw new Error(`iotsafe demo could not create a state folder:\n${demo.stdout}\n${demo.stderr}`);
+  const percent = (fraction: number) => `${(fraction * 100).toFixed(0)}%`;
+  const rows: [string, ...string[]][] = [];
+  for (const dialect of DIALECTS) {
+    const run = await runSimulator(["--state", state, "--dialect", dialect, "--messages", "10", "--memory", "--timeout", "300"], 400000);
+    if (run.exitCode !== 0) {
+      rows.push([dialect, `failed: ${run.abort ?? run.failed ?? "see run.mjs"}`]);
+      continue;
+    }
+    const { peak, headroom } = memoryHeadroom(run, sizes);
+    const where = run.memory as { slotPeakAfter?: string; chunkPeakAfter?: string };
+    rows.push([
+      dialect,
+      String(peak.slots),
+      percent(headroom.slots),
+      String(peak.chunkBytes),
+      percent(headroom.chunks),
+      String(peak.stackSlots),
+      percent(headroom.stack),
+      `${where.slotPeakAfter ?? "?"} / ${where.chunkPeakAfter ?? "?"}`,
+    ]);
+  }
+  table(
+    `ESP32 XS machine (${sizes.heapSlots} slots, ${sizes.chunkBytes} chunk bytes, ${sizes.stackSlots} stack slots = ${(machineBytesOn32Bit(sizes) / 1024).toFixed(1)} KiB on 32 bits): ` +
+      "live peaks of boot + IoT SAFE + TLS + 10 publishes in the Moddable simulator, and headroom",
+    rows,
+    ["dialect", "slots", "headroom", "chunk bytes", "headroom", "stack slots", "headroom", "peak after (slots / chunks)"],
+  );
+  process.stdout.write("(garbage collected every 20 ms and at each device event; chunk bytes from the 64-bit simulator, an upper bound for the ESP32)\n");
 }
 
 const dir = mkdtempSync(join(tmpdir(), "iotsafe-bench-"));
@@ -113,7 +163,7 @@ try {
   // a realistic SIM (50 ms per APDU) and network (30 ms each way): what a device on a board would see.
   const dialectRows: [string, ...string[]][] = [];
   const realistic = { baud: 115200, simLatencyMs: 50, networkLatencyMs: 30 };
-  for (const dialect of ["quectel-bg95", "simcom-sim7080", "ublox-sara-r5", "sequans-gm02s", "nordic-slm"]) {
+  for (const dialect of DIALECTS) {
     const dialectModem = await startVirtualModem({ card: await cardFromProfileFile(profilePath), dialect, link: realistic });
     try {
       const { result } = await runFirmware<SecureEchoResult & { tlsStats: { handshake: { totalMs: number; credentialMs: number } } }>(
@@ -141,6 +191,8 @@ try {
     dialectRows,
     ["dialect", "modem+SIM open", "attach", "socket open", "handshake", "of which SIM", "AT cmds in handshake", "AT bytes in handshake"],
   );
+
+  await benchEsp32Machine();
 
   const bundle = await esbuild.build({
     stdin: { contents: 'export { TlsClient } from "./modules/tls/client.js"; export { nobleCrypto } from "./modules/crypto/noble-provider.js";', resolveDir: repoRoot, loader: "ts" },

@@ -4,10 +4,10 @@
 // fixed-size creation, which the simulator enforces like the device). Skips without the SDK.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot, runSimulator, skipWithoutModdable } from "../lib/moddable-sdk.js";
+import { machineBytesOn32Bit, manifestMachine, memoryHeadroom, repoRoot, runSimulator, skipWithoutModdable } from "../lib/moddable-sdk.js";
 
 interface Summary {
   acknowledged: number;
@@ -32,8 +32,10 @@ describe("firmware in the Moddable simulator", function () {
     if (state) rmSync(state, { recursive: true, force: true });
   });
 
-  it("boots, opens TLS 1.3 with the SIM's key and gets ten readings acknowledged, within the ESP32's XS machine sizes", async () => {
-    const run = await runSimulator(["--state", state, "--messages", "10", "--timeout", "300"], 400000);
+  it("boots, opens TLS 1.3 with the SIM's key and gets ten readings acknowledged, within the ESP32's XS machine and with 30% headroom", async () => {
+    // --memory: the machine is the manifest's (fixed sizes, enforced by mcsim like the device), and a
+    // probe collects garbage every 20 ms and at each device event to find the largest live heap.
+    const run = await runSimulator(["--state", state, "--messages", "10", "--timeout", "300", "--memory"], 400000);
     assert.equal(run.exitCode, 0, run.abort ?? run.failed ?? run.output.slice(-3000));
     const summary = run.done as unknown as Summary;
     assert.equal(summary.acknowledged, 10);
@@ -43,13 +45,13 @@ describe("firmware in the Moddable simulator", function () {
     assert.match(summary.tls!.cipherSuite, /^TLS_/);
     assert.match(run.output, /crypto moddable-native/, "the device selected the native provider");
     assert.match(run.output, /CertificateVerify signed in the SIM/);
-    // The run used the manifest's ESP32 machine: the stack never came near its end.
-    const manifest = JSON.parse(readFileSync(join(repoRoot, "manifest.json"), "utf8")) as { platforms: Record<string, { creation?: { stack: number } }> };
-    const stackSlots = manifest.platforms["lin"]!.creation!.stack;
-    assert.equal(stackSlots, manifest.platforms["esp32/*"]!.creation!.stack, "the simulator runs with the boards' sizes");
-    const used = run.instruments?.["Stack used"];
-    const available = run.instruments?.["Stack available"];
-    assert.ok(used !== undefined && available !== undefined && available > 0, "instrumentation reported the stack");
-    assert.ok(used <= 0.7 * available, `stack peak ${used} of ${available} bytes leaves less than 30% headroom`);
+    const boards = manifestMachine("esp32/*");
+    assert.deepEqual(manifestMachine("lin"), boards, "the simulator runs with the boards' machine");
+    assert.ok(machineBytesOn32Bit(boards) <= 162 * 1024, "the machine fits the ESP32's usual ~160 KiB for XS");
+    const { peak, headroom } = memoryHeadroom(run, boards);
+    const figures = `live peaks ${peak.slots} slots, ${peak.chunkBytes} chunk bytes, ${peak.stackSlots} stack slots`;
+    assert.ok(headroom.slots >= 0.3, `${figures}: ${boards.heapSlots} slots leave less than 30% headroom`);
+    assert.ok(headroom.chunks >= 0.3, `${figures}: ${boards.chunkBytes} chunk bytes leave less than 30% headroom`);
+    assert.ok(headroom.stack >= 0.3, `${figures}: ${boards.stackSlots} stack slots leave less than 30% headroom`);
   });
 });

@@ -4,7 +4,7 @@
  * with the reason printed once.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const repoRoot = join(import.meta.dirname, "../../..");
@@ -67,4 +67,56 @@ export function runSimulator(args: string[], timeoutMs: number): Promise<Simulat
       }
     });
   });
+}
+
+/** The XS machine the ESP32 boards get (manifest.json, "esp32/*" creation): bytes, slots, slots. */
+export interface MachineSizes {
+  chunkBytes: number;
+  heapSlots: number;
+  stackSlots: number;
+}
+
+interface ManifestCreation {
+  chunk: { initial: number };
+  heap: { initial: number };
+  stack: number;
+}
+
+/** The creation sizes of one manifest platform ("esp32/*" for the boards, "lin" for the simulator). */
+export function manifestMachine(platform: string): MachineSizes {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, "manifest.json"), "utf8")) as { platforms: Record<string, { creation?: ManifestCreation }> };
+  const creation = manifest.platforms[platform]?.creation;
+  if (!creation) throw new Error(`manifest.json has no creation for platform ${platform}`);
+  return { chunkBytes: creation.chunk.initial, heapSlots: creation.heap.initial, stackSlots: creation.stack };
+}
+
+/** Bytes of XS memory the machine takes on a 32-bit MCU (16-byte slots). */
+export function machineBytesOn32Bit(sizes: MachineSizes): number {
+  return sizes.chunkBytes + 16 * (sizes.heapSlots + sizes.stackSlots);
+}
+
+export interface MemoryHeadroom {
+  /** Live peaks: slots and stack slots counted in slots (the same on any word size), chunks in bytes (of the simulator's 64-bit build). */
+  peak: { slots: number; chunkBytes: number; stackSlots: number };
+  /** Capacity over peak, minus one: 0.3 = 30% headroom. */
+  headroom: { slots: number; chunks: number; stack: number };
+}
+
+/**
+ * Headroom of `sizes` over a run's live peaks (run.mjs --memory). The simulator is 64-bit: its
+ * slots are `slotBytes` wide (taken from the run's instruments), which converts its byte figures
+ * into slot counts.
+ */
+export function memoryHeadroom(run: SimulatorRun, sizes: MachineSizes): MemoryHeadroom {
+  if (!run.memory || !run.instruments) throw new Error("the run has no memory figures (run.mjs --memory)");
+  const slotAvailable = run.instruments["Slot available"];
+  const stackAvailable = run.instruments["Stack available"];
+  if (!slotAvailable || !stackAvailable) throw new Error("the run's instruments lack the slot heap and stack sizes");
+  const slotBytes = Math.round(slotAvailable / sizes.heapSlots);
+  const stackSlotBytes = Math.round(stackAvailable / sizes.stackSlots);
+  const peak = { slots: Math.ceil(run.memory.slotBytes / slotBytes), chunkBytes: run.memory.chunkBytes, stackSlots: Math.ceil(run.memory.stackBytes / stackSlotBytes) };
+  return {
+    peak,
+    headroom: { slots: sizes.heapSlots / peak.slots - 1, chunks: sizes.chunkBytes / peak.chunkBytes - 1, stack: sizes.stackSlots / peak.stackSlots - 1 },
+  };
 }
