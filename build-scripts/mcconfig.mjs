@@ -5,6 +5,8 @@
 //   --board NAME     a folder under hosts/esp32/ with a manifest.json (lilygo-t-sim7080g-s3,
 //                    walter, esp32-bg95), or "simulator" for the Linux desktop simulator (-p lin)
 //   --debug          debug build (xsbug over the USB/serial port); default: release
+//   --log            debug build whose trace() output prints in this terminal (mcconfig -dl: the
+//                    SDK's xsbug-log, no xsbug window)
 //   --instrumented   release build with instrumentation (-i)
 //   --target T       mcconfig target: build (default), deploy, all, clean
 //   --no-make        stop after mcconfig's manifest processing (writes the makefile, runs no make)
@@ -69,13 +71,14 @@ export function parseArguments(argv) {
       options.board = argv[++i];
       if (!options.board) throw new BuildDeviceError("--board needs a name");
     } else if (arg === "--debug") options.mode = "debug";
+    else if (arg === "--log") options.mode = "log";
     else if (arg === "--instrumented") options.mode = "instrumented";
     else if (arg === "--target") {
       options.target = argv[++i];
       if (!["build", "deploy", "all", "clean", "xsbug"].includes(options.target ?? "")) throw new BuildDeviceError(`--target must be build, deploy, all, clean or xsbug, not ${options.target}`);
     } else if (arg === "--no-make") options.make = false;
     else if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg)) options.config.push(arg);
-    else throw new BuildDeviceError(`unknown argument ${arg} (usage: npm run build:device -- --board NAME [--debug|--instrumented] [--target T] [--no-make] [key=value ...])`);
+    else throw new BuildDeviceError(`unknown argument ${arg} (usage: npm run build:device -- --board NAME [--debug|--log|--instrumented] [--target T] [--no-make] [key=value ...])`);
   }
   const boards = boardNames();
   if (!options.board) throw new BuildDeviceError(`--board is required: one of ${[...boards, "simulator"].join(", ")}`);
@@ -89,6 +92,7 @@ export function parseArguments(argv) {
 export function mcconfigArguments(options) {
   const args = [join(root, "manifest.json")];
   if (options.mode === "debug") args.push("-d");
+  else if (options.mode === "log") args.push("-dl");
   else if (options.mode === "instrumented") args.push("-i");
   if (options.make) args.push("-m");
   args.push("-p", options.board === "simulator" ? "lin" : `esp32:${join(boardsDir, options.board)}`);
@@ -103,6 +107,9 @@ export function environmentProblem(options, env = process.env) {
   if (!sdk) return `MODDABLE is not set.\n${SDK_INSTRUCTIONS}`;
   const tool = join(sdk, "build/bin", hostPlatform(), "release", "mcconfig");
   if (!existsSync(tool)) return `MODDABLE=${sdk}, but its tools are not built (${tool} is missing).\n${SDK_INSTRUCTIONS}`;
+  if (options.mode === "log" && !existsSync(join(sdk, "tools/xsbug-log/node_modules"))) {
+    return "--log prints through the SDK's xsbug-log, which has no dependencies yet: cd $MODDABLE/tools/xsbug-log && npm install";
+  }
   if (options.board !== "simulator" && options.make && !env.IDF_PATH) {
     return "IDF_PATH is not set: ESP32 builds need ESP-IDF v6.0 (the SDK's documentation/devices/esp32.md, \"Linux\" or \"macOS\" set-up), or use --no-make to stop after mcconfig's manifest processing.";
   }

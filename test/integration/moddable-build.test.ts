@@ -5,7 +5,7 @@
 // xsl), with IDF_PATH pointing at an empty git repository tagged v6.0 so that the makefile parses.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { manifestMachine, repoRoot, skipWithoutModdable } from "../lib/moddable-sdk.js";
@@ -43,6 +43,20 @@ describe("npm run build:device", function () {
         assert.match(result.stderr, /tools are not built/);
       } finally {
         rmSync(empty, { recursive: true, force: true });
+      }
+    });
+
+    it("with --log, says to install xsbug-log's dependencies when the SDK lacks them", () => {
+      const sdk = mkdtempSync(join(tmpdir(), "sdk-without-xsbug-log-"));
+      try {
+        const bin = join(sdk, "build/bin/lin/release");
+        mkdirSync(bin, { recursive: true });
+        writeFileSync(join(bin, "mcconfig"), "");
+        const result = buildDevice(["--board", "walter", "--log"], { ...withoutSdk(), MODDABLE: sdk, IDF_PATH: sdk });
+        assert.equal(result.status, 1);
+        assert.match(result.stderr, /tools\/xsbug-log && npm install/);
+      } finally {
+        rmSync(sdk, { recursive: true, force: true });
       }
     });
 
