@@ -40,6 +40,13 @@ export interface BrokerConfig {
   connectTimeoutMs: number;
   /** How long a PUBACK may take before the connection is declared dead. Default 30000 ms. */
   ackTimeoutMs: number;
+  /**
+   * Reconnect with the broker's TLS session ticket (TLS 1.3 resumption with a fresh ECDHE): no
+   * certificates cross the air and the SIM signs nothing; the broker keeps the device's identity from
+   * the first handshake. Tickets live in RAM, so the first connection after a boot is a full one.
+   * Default true.
+   */
+  resumeSessions: boolean;
 }
 
 export interface IotSafeConfig {
@@ -110,7 +117,7 @@ function aidHex(aid: Uint8Array): string {
 export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
   modem: { dialect: "quectel-bg95", apn: "internet", simTransports: "auto", registrationTimeoutMs: 180000 },
   network: "modem",
-  broker: { host: "localhost", port: 8883, serverName: "localhost", keepAliveSeconds: 60, connectTimeoutMs: 60000, ackTimeoutMs: 30000 },
+  broker: { host: "localhost", port: 8883, serverName: "localhost", keepAliveSeconds: 60, connectTimeoutMs: 60000, ackTimeoutMs: 30000, resumeSessions: true },
   trustAnchors: ["sim:03"],
   topic: "devices/{clientId}/telemetry",
   publishIntervalMs: 10000,
@@ -164,6 +171,13 @@ function num(input: Json, key: string, fallback: number, min: number, max: numbe
   if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
     throw new DeviceConfigError(`${where}${key} must be a number ${min}..${max}, not ${JSON.stringify(value)}`);
   }
+  return value;
+}
+
+function flag(input: Json, key: string, fallback: boolean, where: string): boolean {
+  const value = input[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new DeviceConfigError(`${where}${key} must be true or false`);
   return value;
 }
 
@@ -234,7 +248,7 @@ export function parseDeviceConfig(input: unknown): DeviceConfig {
   if (network !== "modem" && network !== "direct") throw new DeviceConfigError(`network must be "modem" or "direct", not ${JSON.stringify(network)}`);
 
   const b = section(root, "broker");
-  checkKeys(b, ["host", "port", "serverName", "keepAliveSeconds", "connectTimeoutMs", "ackTimeoutMs"], "broker.");
+  checkKeys(b, ["host", "port", "serverName", "keepAliveSeconds", "connectTimeoutMs", "ackTimeoutMs", "resumeSessions"], "broker.");
   const host = str(b, "host", d.broker.host, "broker.", 128);
   if (host.length === 0 || /[",\s]/.test(host)) throw new DeviceConfigError(`broker.host ${JSON.stringify(host)} is not a host name or address`);
   const broker: BrokerConfig = {
@@ -244,6 +258,7 @@ export function parseDeviceConfig(input: unknown): DeviceConfig {
     keepAliveSeconds: int(b, "keepAliveSeconds", d.broker.keepAliveSeconds, 0, 65535, "broker."),
     connectTimeoutMs: int(b, "connectTimeoutMs", d.broker.connectTimeoutMs, 100, 600000, "broker."),
     ackTimeoutMs: int(b, "ackTimeoutMs", d.broker.ackTimeoutMs, 100, 600000, "broker."),
+    resumeSessions: flag(b, "resumeSessions", d.broker.resumeSessions, "broker."),
   };
 
   const trustAnchors = list(root, "trustAnchors", d.trustAnchors, "", 8).map((entry, i) => {

@@ -29,7 +29,7 @@ import { type ProvisioningEvent, Provisioner } from "../provisioning/provisioner
 import type { ClientCredential } from "../tls/credential.js";
 import { TimeoutError, withTimeout } from "../platform/time.js";
 import { createAtCardAccess } from "../sim/index.js";
-import { TlsClient } from "../tls/client.js";
+import { type SessionTicket, TlsClient } from "../tls/client.js";
 import { byteLinkTransport, type TlsTransport } from "../tls/transport.js";
 import { Backoff } from "./backoff.js";
 import { aidBytes, type DeviceConfig, DeviceIdentityError, expandTopic } from "./config.js";
@@ -112,7 +112,8 @@ export interface DeviceSummary {
   failures: number;
   recoveries: Record<string, number>;
   outbox: { size: number; dropped: number; droppedThisRun: number; added: number; storeWrites: number; nextId: number };
-  tls: { cipherSuite: string; group: string } | undefined;
+  /** The last TLS connection's parameters; `resumptions`: connections that resumed a session (no SIM signature). */
+  tls: { cipherSuite: string; group: string; resumed: boolean; resumptions: number } | undefined;
   mqtt: { packetsSent: number; packetsReceived: number; bytesSent: number; bytesReceived: number; resent: number };
   wallMs: number;
 }
@@ -154,6 +155,9 @@ export class Device {
   #session: OutboxSession | undefined;
   #client: MqttClient | undefined;
   #transport: TlsTransport | undefined;
+  #tls: TlsClient | undefined;
+  /** The broker's newest session ticket, offered by the next connection (config.broker.resumeSessions). */
+  #ticket: SessionTicket | undefined;
   #stopReason: string | undefined;
   #stopWaiters: (() => void)[] = [];
   #attempt = 0;
@@ -437,17 +441,29 @@ export class Device {
     await this.#phase("tls", s, async () => {
       const transport = await this.#openTransport(s);
       this.#transport = transport;
-      tls = await TlsClient.connect(transport, {
-        serverName: config.broker.serverName,
-        platform: this.#platform,
-        provider: this.#provider,
-        trustAnchors: s.trustAnchors!,
-        credential: s.credential!,
-        clock: () => this.#wallClock(),
-        handshakeTimeoutMs: config.broker.connectTimeoutMs,
-      });
-      this.#summary.tls = { cipherSuite: tls.info.cipherSuite, group: tls.info.group };
-      return `${tls.info.cipherSuite}, ${tls.info.group}, to ${config.broker.host}:${config.broker.port} via ${config.network === "modem" ? `the modem's socket` : "the host link"}; CertificateVerify signed in the SIM`;
+      const ticket = config.broker.resumeSessions ? this.#ticket : undefined;
+      try {
+        tls = await TlsClient.connect(transport, {
+          serverName: config.broker.serverName,
+          platform: this.#platform,
+          provider: this.#provider,
+          trustAnchors: s.trustAnchors!,
+          credential: s.credential!,
+          clock: () => this.#wallClock(),
+          handshakeTimeoutMs: config.broker.connectTimeoutMs,
+          ...(ticket ? { resumption: ticket } : {}),
+        });
+      } catch (error) {
+        // A broker that chokes on the ticket must not fail every retry: the next attempt is a full handshake.
+        if (ticket) this.#ticket = undefined;
+        throw error;
+      }
+      this.#tls = tls;
+      const resumed = tls.info.resumed;
+      const resumptions = (this.#summary.tls?.resumptions ?? 0) + (resumed ? 1 : 0);
+      this.#summary.tls = { cipherSuite: tls.info.cipherSuite, group: tls.info.group, resumed, resumptions };
+      const via = `to ${config.broker.host}:${config.broker.port} via ${config.network === "modem" ? `the modem's socket` : "the host link"}`;
+      return `${tls.info.cipherSuite}, ${tls.info.group}, ${via}; ${resumed ? "session resumed: no certificates, nothing signed in the SIM" : "CertificateVerify signed in the SIM"}`;
     });
 
     let client: MqttClient | undefined;
@@ -507,8 +523,12 @@ export class Device {
   async #closeConnection(graceful = false): Promise<void> {
     const client = this.#client;
     const transport = this.#transport;
+    const tls = this.#tls;
     this.#client = undefined;
     this.#transport = undefined;
+    this.#tls = undefined;
+    // Tickets arrive after the handshake; the newest one is what the next connection offers.
+    if (tls && this.#config.broker.resumeSessions) this.#ticket = tls.tickets[0] ?? this.#ticket;
     if (client) {
       const limit = this.#config.broker.ackTimeoutMs;
       await withTimeout(this.#platform, graceful && client.connected ? client.disconnect() : client.abort(), limit, () => new TimeoutError("MQTT close timed out")).catch(ignore);

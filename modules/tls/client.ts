@@ -60,6 +60,7 @@ import {
   encodeCertificate,
   encodeCertificateVerify,
   encodeClientHello,
+  pskBindersLength,
   encodeFinished,
   encodeKeyUpdate,
   findExtension,
@@ -75,6 +76,7 @@ import {
   parseRecordSizeLimit,
   parseSelectedAlpn,
   parseSelectedGroup,
+  parseSelectedIdentity,
   parseSelectedVersion,
   parseServerHello,
   parseServerKeyShare,
@@ -134,9 +136,17 @@ export interface TlsClientOptions {
   maxHandshakeMessageLength?: number;
   /** Session tickets kept (newest first). Default 2. */
   maxTickets?: number;
+  /**
+   * A ticket from an earlier connection to this server (`tickets[0]` of that TlsClient) to offer for
+   * resumption (RFC 8446 §2.2, psk_dhe_ke: a fresh ECDHE still runs). When the server accepts it, the
+   * handshake carries no certificates and no CertificateVerify either way: the SIM signs nothing.
+   * When the server declines it, a full handshake follows. A ticket that is expired, for another
+   * server or for a cipher suite not offered is not sent (logged).
+   */
+  resumption?: SessionTicket;
 }
 
-/** A NewSessionTicket with what a later resumption needs (resumption itself is not implemented yet). */
+/** A NewSessionTicket with what a later resumption needs (TlsClientOptions.resumption). */
 export interface SessionTicket {
   readonly ticket: Uint8Array;
   readonly lifetimeSeconds: number;
@@ -151,7 +161,12 @@ export interface SessionTicket {
   readonly receivedAt: number;
   /** max_early_data_size from the early_data extension, when present. */
   readonly maxEarlyDataSize: number | undefined;
+  /** The server certificate authenticated by the full handshake this ticket descends from. */
+  readonly serverCertificate: ServerCertificateSummary;
 }
+
+/** Longest ticket lifetime a client may honour (RFC 8446 §4.6.1: seven days). */
+const MAX_TICKET_LIFETIME_SECONDS = 604800;
 
 /** What a connection keeps of the server's (authenticated) leaf certificate. */
 export interface ServerCertificateSummary {
@@ -169,8 +184,12 @@ export interface TlsConnectionInfo {
   readonly group: string;
   readonly alpn: string | undefined;
   readonly helloRetryRequest: boolean;
+  /** The server accepted our resumption ticket: no certificates were exchanged in this handshake. */
+  readonly resumed: boolean;
+  /** The server's certificate: authenticated now, or (resumed) by the handshake the ticket came from. */
   readonly serverCertificate: ServerCertificateSummary;
-  readonly serverSignatureScheme: string;
+  /** The scheme of the server's CertificateVerify; undefined when resumed (there was none). */
+  readonly serverSignatureScheme: string | undefined;
   readonly clientCertificateRequested: boolean;
   /** The scheme our CertificateVerify used (undefined when no certificate was sent). */
   readonly clientSignatureScheme: string | undefined;
@@ -694,6 +713,7 @@ export class TlsClient {
       alpn: this.#info?.alpn,
       receivedAt: this.#platform.now(),
       maxEarlyDataSize,
+      serverCertificate: this.#info!.serverCertificate,
     };
     this.#tickets = [ticket, ...this.#tickets].slice(0, this.#cfg.maxTickets);
   }
@@ -787,6 +807,8 @@ export class TlsClient {
       ...(cfg.maxFragmentCode !== undefined ? { maxFragmentLength: cfg.maxFragmentCode } : {}),
       pskModes: [PSK_DHE_KE],
     };
+    let resumption = this.#resumptionOffer();
+    if (resumption) helloParams.psk = this.#pskIdentity(resumption);
     const offered = new Set<number>([
       ExtensionType.supported_groups,
       ExtensionType.signature_algorithms,
@@ -799,8 +821,9 @@ export class TlsClient {
     if (helloParams.serverName !== undefined) offered.add(ExtensionType.server_name);
     if (helloParams.alpn) offered.add(ExtensionType.application_layer_protocol_negotiation);
     if (helloParams.maxFragmentLength !== undefined) offered.add(ExtensionType.max_fragment_length);
+    if (resumption) offered.add(ExtensionType.pre_shared_key);
 
-    const clientHello1 = encodeClientHello(helloParams);
+    const clientHello1 = this.#bindPsk(encodeClientHello(helloParams), resumption, transcript);
     transcript.add(clientHello1);
     await records.write(ContentType.handshake, clientHello1);
     records.plaintextVersion = 0x0303;
@@ -834,11 +857,23 @@ export class TlsClient {
         shares.set(selected, pair);
         newShares = [entry];
       }
-      const clientHello2 = encodeClientHello({
-        ...helloParams,
-        keyShares: newShares,
-        ...(cookieExt ? { cookie: parseCookie(cookieExt.data) } : {}),
-      });
+      // The PSK stays offered only if its hash is the one the server's suite uses (RFC 8446 §4.1.2);
+      // its age and binder are computed afresh, the binder now covering ClientHello1's hash and the HRR.
+      if (resumption && resumption.suite.hash !== suite.hash) {
+        resumption = undefined;
+        offered.delete(ExtensionType.pre_shared_key);
+      }
+      const { psk: _firstPsk, ...withoutPsk } = helloParams;
+      const clientHello2 = this.#bindPsk(
+        encodeClientHello({
+          ...withoutPsk,
+          keyShares: newShares,
+          ...(cookieExt ? { cookie: parseCookie(cookieExt.data) } : {}),
+          ...(resumption ? { psk: this.#pskIdentity(resumption) } : {}),
+        }),
+        resumption,
+        transcript,
+      );
       transcript.add(clientHello2);
       if (cfg.middlebox) {
         await records.writeChangeCipherSpec();
@@ -861,6 +896,17 @@ export class TlsClient {
     this.#checkServerExtensions(sh.extensions, SERVER_HELLO_EXTENSIONS, offered, "ServerHello");
     const suite = CIPHER_SUITES[sh.cipherSuite]!;
     this.#suite = suite;
+    const pskExt = findExtension(sh.extensions, ExtensionType.pre_shared_key);
+    let resumedPsk: Uint8Array | undefined;
+    let resumedFrom: SessionTicket | undefined;
+    if (pskExt && resumption) {
+      const selected = parseSelectedIdentity(pskExt.data);
+      if (selected !== 0) throw new TlsIllegalParameterError(`ServerHello selected PSK identity ${selected}; we offered one (index 0)`);
+      if (suite.hash !== resumption.suite.hash) throw new TlsIllegalParameterError(`ServerHello resumes with ${suite.name}, whose hash is not the ticket's ${resumption.suite.hash}`);
+      resumedPsk = resumption.ticket.psk;
+      resumedFrom = resumption.ticket;
+    }
+    resumption = undefined;
     const keyShareExt = findExtension(sh.extensions, ExtensionType.key_share);
     if (!keyShareExt) throw new TlsHandshakeFailureError("ServerHello has no key_share (PSK-only modes are not offered)", AlertDescription.missing_extension);
     const serverShare = parseServerKeyShare(keyShareExt.data);
@@ -880,7 +926,7 @@ export class TlsClient {
     transcript.add(message.raw);
     if (!this.#assembler.empty) throw new TlsUnexpectedMessageError("ServerHello does not end its record (handshake messages must not span a key change)");
 
-    const schedule = new KeySchedule(provider, suite.hash);
+    const schedule = new KeySchedule(provider, suite.hash, resumedPsk);
     const hs = schedule.handshake(sharedSecret, transcript.hash());
     sharedSecret.fill(0);
     records.setReadProtection(suite, trafficKeys(provider, suite, hs.serverHandshakeTrafficSecret));
@@ -892,35 +938,20 @@ export class TlsClient {
     const negotiated = this.#processEncryptedExtensions(parseEncryptedExtensions(message.body), offered);
     transcript.add(message.raw);
 
-    // ---- CertificateRequest? Certificate ----
-    message = await this.#nextHandshakeMessage();
+    // ---- resumed: straight to Finished; else CertificateRequest? Certificate CertificateVerify ----
     let certificateRequest: { context: Uint8Array; schemes: number[] } | undefined;
-    if (message.type === HandshakeType.certificate_request) {
-      const cr = parseCertificateRequest(message.body);
-      if (cr.context.length !== 0) throw new TlsIllegalParameterError("CertificateRequest in the handshake has a non-empty certificate_request_context");
-      const sigAlgs = findExtension(cr.extensions, ExtensionType.signature_algorithms);
-      if (!sigAlgs) throw new TlsHandshakeFailureError("CertificateRequest lacks signature_algorithms", AlertDescription.missing_extension);
-      // Other extensions (certificate_authorities, oid_filters, unknown ones) are ignored (RFC 8446 §4.3.2).
-      certificateRequest = { context: cr.context, schemes: parseSignatureAlgorithms(sigAlgs.data, "CertificateRequest signature_algorithms") };
-      transcript.add(message.raw);
-      message = await this.#nextHandshakeMessage();
+    let serverCertificate: ServerCertificateSummary;
+    let serverSignatureScheme: number | undefined;
+    if (resumedFrom) {
+      // A server that authenticates with a PSK sends no CertificateRequest (RFC 8446 §4.3.2): #expect
+      // below answers anything but Finished with unexpected_message.
+      serverCertificate = resumedFrom.serverCertificate;
+    } else {
+      const full = await this.#serverAuthentication(transcript, cfg.signatureAlgorithms, stats);
+      certificateRequest = full.certificateRequest;
+      serverCertificate = full.serverCertificate;
+      serverSignatureScheme = full.signatureScheme;
     }
-    if (message.type !== HandshakeType.certificate) {
-      throw new TlsUnexpectedMessageError(`expected certificate${certificateRequest ? "" : " or certificate_request"}, received ${handshakeName(message.type)}`);
-    }
-    t = platform.now();
-    const server = this.#authenticateServer(message.body);
-    stats.serverAuthMs += platform.now() - t;
-    transcript.add(message.raw);
-
-    // ---- CertificateVerify ----
-    message = await this.#expect(HandshakeType.certificate_verify);
-    const cv = parseCertificateVerify(message.body);
-    t = platform.now();
-    verifyServerSignature(provider, cfg.signatureAlgorithms, server.key, cv.scheme, cv.signature, transcript.hash());
-    server.key = undefined;
-    stats.serverAuthMs += platform.now() - t;
-    transcript.add(message.raw);
 
     // ---- server Finished ----
     message = await this.#expect(HandshakeType.finished);
@@ -956,8 +987,9 @@ export class TlsClient {
       group: groupName(serverShare.group),
       alpn: negotiated.alpn,
       helloRetryRequest: helloRetry !== undefined,
-      serverCertificate: server.summary,
-      serverSignatureScheme: signatureSchemeName(cv.scheme),
+      resumed: resumedFrom !== undefined,
+      serverCertificate,
+      serverSignatureScheme: serverSignatureScheme !== undefined ? signatureSchemeName(serverSignatureScheme) : undefined,
       clientCertificateRequested: certificateRequest !== undefined,
       clientSignatureScheme: clientSignatureScheme !== undefined ? signatureSchemeName(clientSignatureScheme) : undefined,
       peerRecordSizeLimit: negotiated.peerRecordSizeLimit,
@@ -976,9 +1008,89 @@ export class TlsClient {
     platform.log(
       "info",
       "tls",
-      `${cfg.serverName}: ${suite.name}, ${groupName(serverShare.group)}${helloRetry ? " (after HelloRetryRequest)" : ""}, server "${server.summary.label}"` +
+      `${cfg.serverName}: ${suite.name}, ${groupName(serverShare.group)}${helloRetry ? " (after HelloRetryRequest)" : ""}, ${resumedFrom ? "resumed, " : ""}server "${serverCertificate.label}"` +
         `${certificateRequest ? `, client auth ${clientSignatureScheme !== undefined ? signatureSchemeName(clientSignatureScheme) : "declined (no usable credential)"}` : ""}, ${stats.totalMs.toFixed(0)} ms`,
     );
+  }
+
+  /**
+   * The full handshake's server authentication, after EncryptedExtensions: an optional
+   * CertificateRequest, the Certificate (chain authenticated) and CertificateVerify (checked over the
+   * transcript). In its own frame, so nothing parsed here outlives it.
+   */
+  async #serverAuthentication(
+    transcript: Transcript,
+    signatureAlgorithms: readonly number[],
+    stats: TlsHandshakeStats,
+  ): Promise<{ certificateRequest: { context: Uint8Array; schemes: number[] } | undefined; serverCertificate: ServerCertificateSummary; signatureScheme: number }> {
+    const platform = this.#platform;
+    let message = await this.#nextHandshakeMessage();
+    let certificateRequest: { context: Uint8Array; schemes: number[] } | undefined;
+    if (message.type === HandshakeType.certificate_request) {
+      const cr = parseCertificateRequest(message.body);
+      if (cr.context.length !== 0) throw new TlsIllegalParameterError("CertificateRequest in the handshake has a non-empty certificate_request_context");
+      const sigAlgs = findExtension(cr.extensions, ExtensionType.signature_algorithms);
+      if (!sigAlgs) throw new TlsHandshakeFailureError("CertificateRequest lacks signature_algorithms", AlertDescription.missing_extension);
+      // Other extensions (certificate_authorities, oid_filters, unknown ones) are ignored (RFC 8446 §4.3.2).
+      certificateRequest = { context: cr.context, schemes: parseSignatureAlgorithms(sigAlgs.data, "CertificateRequest signature_algorithms") };
+      transcript.add(message.raw);
+      message = await this.#nextHandshakeMessage();
+    }
+    if (message.type !== HandshakeType.certificate) {
+      throw new TlsUnexpectedMessageError(`expected certificate${certificateRequest ? "" : " or certificate_request"}, received ${handshakeName(message.type)}`);
+    }
+    let t = platform.now();
+    const server = this.#authenticateServer(message.body);
+    stats.serverAuthMs += platform.now() - t;
+    transcript.add(message.raw);
+
+    message = await this.#expect(HandshakeType.certificate_verify);
+    const cv = parseCertificateVerify(message.body);
+    t = platform.now();
+    verifyServerSignature(this.#provider, signatureAlgorithms, server.key, cv.scheme, cv.signature, transcript.hash());
+    stats.serverAuthMs += platform.now() - t;
+    transcript.add(message.raw);
+    return { certificateRequest, serverCertificate: server.summary, signatureScheme: cv.scheme };
+  }
+
+  /** The resumption ticket to offer, if the options hold one that may be used with this server now. */
+  #resumptionOffer(): { ticket: SessionTicket; suite: CipherSuiteInfo } | undefined {
+    const ticket = this.#options.resumption;
+    if (!ticket) return undefined;
+    const cfg = this.#cfg;
+    const suite = CIPHER_SUITES[ticket.cipherSuite];
+    const ageMs = this.#platform.now() - ticket.receivedAt;
+    const lifetimeMs = Math.min(ticket.lifetimeSeconds, MAX_TICKET_LIFETIME_SECONDS) * 1000;
+    let why: string | undefined;
+    if (!suite || cfg.cipherSuites.indexOf(ticket.cipherSuite) < 0) why = `its cipher suite 0x${ticket.cipherSuite.toString(16)} is not offered`;
+    else if (ticket.serverName !== cfg.serverName) why = `it was issued for ${ticket.serverName}`;
+    else if (!(ageMs >= 0 && ageMs < lifetimeMs)) why = `it expired (age ${Math.round(ageMs / 1000)} s, lifetime ${Math.round(lifetimeMs / 1000)} s)`;
+    else if (ticket.psk.length !== suite.hashLength || ticket.ticket.length === 0) why = "it is malformed";
+    if (why !== undefined || !suite) {
+      this.#platform.log("info", "tls", `${cfg.serverName}: not offering the session ticket: ${why}`);
+      return undefined;
+    }
+    return { ticket, suite };
+  }
+
+  /** The PskIdentity of a ticket now: its obfuscated age is the age in ms plus ticket_age_add, mod 2^32. */
+  #pskIdentity(offer: { ticket: SessionTicket; suite: CipherSuiteInfo }): { identity: Uint8Array; obfuscatedTicketAge: number; binderLength: number } {
+    const ageMs = Math.floor(this.#platform.now() - offer.ticket.receivedAt);
+    return { identity: offer.ticket.ticket, obfuscatedTicketAge: (ageMs + offer.ticket.ageAdd) % 2 ** 32, binderLength: offer.suite.hashLength };
+  }
+
+  /**
+   * Writes the PSK binder into an encoded ClientHello (its last hashLength bytes): HMAC under the
+   * binder key's finished key over the transcript so far plus the ClientHello up to its binders
+   * (RFC 8446 §4.2.11.2). Without an offer the ClientHello is returned as it is.
+   */
+  #bindPsk(clientHello: Uint8Array, offer: { ticket: SessionTicket; suite: CipherSuiteInfo } | undefined, transcript: Transcript): Uint8Array {
+    if (!offer) return clientHello;
+    const { hash, hashLength } = offer.suite;
+    const partial = clientHello.subarray(0, clientHello.length - pskBindersLength(hashLength));
+    const binderKey = new KeySchedule(this.#provider, hash, offer.ticket.psk).binderKey();
+    clientHello.set(finishedVerifyData(this.#provider, hash, binderKey, transcript.hashWith(hash, partial)), clientHello.length - hashLength);
+    return clientHello;
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * The TLS 1.3 key schedule (RFC 8446 §7.1-7.3) on top of the provider's HKDF: HKDF-Expand-Label,
  * Derive-Secret, the Early / Handshake / Master secret chain, traffic keys and IVs, Finished keys,
- * KeyUpdate ("traffic upd") and the resumption PSK. No PSK is used yet, so the early secret is
- * always HKDF-Extract(0, 0).
+ * KeyUpdate ("traffic upd"), the resumption PSK and its binder key. The early secret is
+ * HKDF-Extract(0, PSK) when the server accepted a resumption PSK, else HKDF-Extract(0, 0).
  */
 import { asciiToBytes, concatBytes } from "../bytes/bytes.js";
 import type { CryptoProvider, HashName } from "../crypto/provider.js";
@@ -80,16 +80,28 @@ export class KeySchedule {
   #handshakeSecret: Uint8Array | undefined;
   #masterSecret: Uint8Array | undefined;
 
+  readonly #psk: Uint8Array | undefined;
+
+  /** `psk`: the resumption PSK the server accepted; without one the early secret starts from zeros. */
   constructor(
     readonly provider: CryptoProvider,
     readonly hash: HashName,
+    psk?: Uint8Array,
   ) {
     this.hashLength = HASH_LENGTH[hash];
+    if (psk !== undefined && psk.length !== this.hashLength) throw new Error(`key schedule: a ${hash} PSK has ${this.hashLength} bytes, not ${psk.length}`);
+    this.#psk = psk;
   }
 
-  /** Early Secret = HKDF-Extract(salt 0, IKM 0) when no PSK is used. */
+  /** Early Secret = HKDF-Extract(salt 0, IKM = PSK, or zeros when no PSK is used). */
   earlySecret(): Uint8Array {
-    return this.provider.hkdfExtract(this.hash, new Uint8Array(0), new Uint8Array(this.hashLength));
+    return this.provider.hkdfExtract(this.hash, new Uint8Array(0), this.#psk ?? new Uint8Array(this.hashLength));
+  }
+
+  /** binder_key = Derive-Secret(Early Secret, "res binder", "") for a resumption PSK (RFC 8446 §7.1). */
+  binderKey(): Uint8Array {
+    if (!this.#psk) throw new Error("key schedule: binderKey() without a PSK");
+    return deriveSecret(this.provider, this.hash, this.earlySecret(), "res binder", this.#emptyHash());
   }
 
   #emptyHash(): Uint8Array {

@@ -4,7 +4,7 @@
  * rules about which message or extension is allowed when live in the handshake state machine.
  */
 import { asciiToBytes, bytesToAscii, concatBytes } from "../bytes/bytes.js";
-import { TlsReader, u16, u16Vector, u24, u8, vector } from "./codec.js";
+import { TlsReader, u16, u16Vector, u24, u32, u8, vector } from "./codec.js";
 import { ExtensionType, HandshakeType, TLS12_VERSION, TLS13_VERSION, extensionName } from "./constants.js";
 import { TlsDecodeError, TlsIllegalParameterError } from "./errors.js";
 
@@ -77,6 +77,17 @@ export interface ClientHelloParams {
   cookie?: Uint8Array;
   /** psk_key_exchange_modes; [1] (psk_dhe_ke) lets the server issue tickets we can use later. */
   pskModes?: readonly number[];
+  /**
+   * One resumption PSK offered (pre_shared_key, always the last extension). The binder is encoded as
+   * zeros of `binderLength` bytes: the caller computes it over the message up to the binders
+   * (pskBindersLength) and writes it into the last `binderLength` bytes.
+   */
+  psk?: { identity: Uint8Array; obfuscatedTicketAge: number; binderLength: number };
+}
+
+/** Bytes at the end of a ClientHello taken by the binders list of one PSK (RFC 8446 §4.2.11.2). */
+export function pskBindersLength(binderLength: number): number {
+  return 2 + 1 + binderLength;
 }
 
 export function encodeServerNameExtension(host: string): Uint8Array {
@@ -101,6 +112,11 @@ export function encodeClientHello(p: ClientHelloParams): Uint8Array {
   extensions.push(
     encodeExtension(ExtensionType.key_share, vector(2, ...p.keyShares.map((s) => concatBytes(u16(s.group), vector(2, s.keyExchange))))),
   );
+  if (p.psk) {
+    const identity = concatBytes(vector(2, p.psk.identity), u32(p.psk.obfuscatedTicketAge));
+    const binders = vector(2, vector(1, new Uint8Array(p.psk.binderLength)));
+    extensions.push(encodeExtension(ExtensionType.pre_shared_key, concatBytes(vector(2, identity), binders)));
+  }
   const body = concatBytes(
     u16(TLS12_VERSION),
     p.random,
@@ -135,6 +151,14 @@ export function parseServerHello(body: Uint8Array): ServerHello {
   const extensions = r.done ? [] : parseExtensions(r, "ServerHello");
   r.end();
   return { legacyVersion, random, sessionIdEcho, cipherSuite, compressionMethod, extensions };
+}
+
+/** pre_shared_key in a ServerHello: the index of the PSK identity the server selected. */
+export function parseSelectedIdentity(data: Uint8Array): number {
+  const r = new TlsReader(data, "pre_shared_key extension");
+  const selected = r.u16("selected_identity");
+  r.end();
+  return selected;
 }
 
 /** supported_versions in a ServerHello: exactly one selected version. */

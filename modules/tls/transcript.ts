@@ -40,6 +40,24 @@ export class Transcript {
   }
 
   /**
+   * Transcript-Hash under `hash` of everything added so far followed by `extra`, without adding it:
+   * the hash a PSK binder covers (the ClientHello up to its binders). Before the hash function is
+   * fixed any `hash` may be asked for; after, only the transcript's own.
+   */
+  hashWith(hash: HashName, extra: Uint8Array): Uint8Array {
+    if (this.#state) {
+      if (this.#state.algorithm !== hash) throw new Error(`transcript uses ${this.#state.algorithm}, not ${hash}`);
+      const state = this.#state.clone();
+      state.update(extra);
+      return state.digest();
+    }
+    const state = this.provider.createHash(hash);
+    for (const m of this.#pending) state.update(m);
+    state.update(extra);
+    return state.digest();
+  }
+
+  /**
    * After a HelloRetryRequest: ClientHello1 is replaced by message_hash(Hash(ClientHello1)).
    * Call with only ClientHello1 added so far, before adding the HelloRetryRequest.
    */

@@ -169,6 +169,34 @@ describe("device application end to end (XS, virtual modem, SIM and cloud)", fun
     });
   }
 
+  /** The device's "tls" phase events, in order. */
+  function tlsPhases(events: DeviceEvent[]) {
+    return events.filter((e): e is Extract<DeviceEvent, { type: "phase" }> => e.type === "phase" && e.phase === "tls");
+  }
+
+  it("reconnecting after the network closed the connection resumes the TLS session: no APDU, the same identity at the cloud", async function () {
+    const cloud = await world.startCloud();
+    const modem = await world.startModem({ bootTimeMs: 300 });
+    const run = runDevice({ modem, storageDir: world.storageDir, config: brokerConfig(cloud.port), messages: 8 });
+    await run.waitFor((e) => e.type === "acknowledged" && e.acknowledged >= 3);
+    modem.linkModel!.inject("socket-closed");
+    const { result } = await run.done;
+    assert.ok(result.connections >= 2, "the device connected again");
+    const [full, ...later] = tlsPhases(run.events);
+    assert.match(full!.detail, /CertificateVerify signed in the SIM/);
+    assert.ok(full!.traffic.apdus > 0, "the first handshake used the SIM");
+    assert.ok(later.length >= 1);
+    for (const phase of later) {
+      assert.match(phase.detail, /session resumed/);
+      assert.equal(phase.traffic.apdus, 0, "a resumed handshake sends the SIM nothing");
+    }
+    assert.equal(result.tls!.resumptions, later.length);
+    const identities = new Set(cloud.messages.map((m) => m.identity));
+    assert.deepEqual([...identities], ["device-001"], "the cloud attributes every reading, before and after, to the SIM certificate's CN");
+    const all = receivedIds(cloud.messages);
+    assert.deepEqual(distinct(all), range(1, Math.max(...all)));
+  });
+
   it('network "direct": TLS over a host link (for modems without sockets) with the generic dialect', async function () {
     const cloud = await world.startCloud();
     const modem = await world.startModem(undefined, "generic");
@@ -199,6 +227,10 @@ describe("device application end to end (XS, virtual modem, SIM and cloud)", fun
     cloud = await world.startCloud(port);
     const { result } = await run.done;
     assert.ok(result.connections >= 2);
+    // The new cloud process cannot open the old one's ticket: it declines, and a full handshake follows.
+    const phases = tlsPhases(run.events);
+    assert.match(phases.at(-1)!.detail, /CertificateVerify signed in the SIM/);
+    assert.equal(result.tls!.resumptions, 0);
     const all = [...before, ...receivedIds(cloud.messages)];
     assert.deepEqual(distinct(all), range(1, Math.max(...all)));
   });

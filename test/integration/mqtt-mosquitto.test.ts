@@ -44,14 +44,18 @@ describe("MQTT client over TLS 1.3 against mosquitto 2.0", function () {
     for (const c of clients.splice(0)) await c.abort();
   });
 
+  /** The TlsClient openTls() made last (its session tickets arrive after the handshake). */
+  let lastTls: TlsClient | undefined;
+
   async function openTls(withCertificate = true): Promise<TlsClient> {
-    return TlsClient.connect(await connectTcp("127.0.0.1", broker.port), {
+    lastTls = await TlsClient.connect(await connectTcp("127.0.0.1", broker.port), {
       serverName: "localhost",
       platform,
       provider: nobleCrypto,
       trustAnchors: [pki.read("ca.pem")],
       ...(withCertificate ? { credential: softwareCredentialFromPem(pki.read("client.key"), pki.read("client.pem")) } : {}),
     });
+    return lastTls;
   }
 
   async function openMqtt(options: Partial<MqttClientOptions> & { clientId: string }): Promise<MqttClient> {
@@ -74,6 +78,31 @@ describe("MQTT client over TLS 1.3 against mosquitto 2.0", function () {
     assert.equal(client.sessionPresent, false);
     const log = await broker.waitForLog(/New client connected from 127\.0\.0\.1:\d+ as iotsafe-cn-test .*u'device-001'/);
     assert.match(log, /as iotsafe-cn-test \(p2, c1, k30, u'device-001'\)/);
+  });
+
+  it("reconnects by resuming the TLS session: mosquitto still takes the CN of the first handshake's certificate as the user name", async () => {
+    const first = await MqttClient.connect(await openTls(), { platform, clientId: "iotsafe-resume-1" });
+    clients.push(first);
+    await first.ping(); // the tickets arrive after the handshake; a round trip makes sure they are in
+    const ticket = lastTls!.tickets[0];
+    assert.ok(ticket, "mosquitto issued a session ticket");
+    await first.disconnect();
+    let signatures = 0;
+    const credential = softwareCredentialFromPem(pki.read("client.key"), pki.read("client.pem"));
+    const counting = { schemes: credential.schemes, certificateChain: () => credential.certificateChain(), sign: (scheme: number, digest: Uint8Array) => (signatures++, credential.sign(scheme, digest)) };
+    const resumedTls = await TlsClient.connect(await connectTcp("127.0.0.1", broker.port), {
+      serverName: "localhost",
+      platform,
+      provider: nobleCrypto,
+      trustAnchors: [pki.read("ca.pem")],
+      credential: counting,
+      resumption: ticket,
+    });
+    assert.equal(resumedTls.info.resumed, true);
+    assert.equal(signatures, 0, "the client key signed nothing");
+    const second = await MqttClient.connect(resumedTls, { platform, clientId: "iotsafe-resume-2" });
+    clients.push(second);
+    await broker.waitForLog(/New client connected from 127\.0\.0\.1:\d+ as iotsafe-resume-2 .*u'device-001'/);
   });
 
   it("subscribes, publishes at QoS 0 and QoS 1 and receives its own messages back", async () => {

@@ -169,6 +169,35 @@ describe("TLS 1.3 client against openssl s_server", function () {
     await tls.close();
   });
 
+  it("resumes with its ticket on the next connection: no certificates, no client signature, the same client identity", async () => {
+    server = await startSServer(pki.dir, [...sServerArgs("server.pem", "server.key"), "-naccept", "2"]);
+    const first = await TlsClient.connect(await connectTcp("127.0.0.1", server.port), options());
+    await proveWithEcho(first);
+    assert.equal(first.info.resumed, false);
+    const ticket = first.tickets[0]!;
+    await first.close();
+
+    let signatures = 0;
+    const credential = softwareCredentialFromPem(pki.read("client.key"), pki.read("client.pem"));
+    const counting = { schemes: credential.schemes, certificateChain: () => credential.certificateChain(), sign: (scheme: number, digest: Uint8Array) => (signatures++, credential.sign(scheme, digest)) };
+    const second = await TlsClient.connect(await connectTcp("127.0.0.1", server.port), options({ resumption: ticket, credential: counting }));
+    assert.equal(second.info.resumed, true);
+    assert.equal(second.info.serverSignatureScheme, undefined);
+    assert.equal(second.info.serverCertificate.commonName, "localhost");
+    assert.equal(signatures, 0, "the client key signed nothing");
+    await proveWithEcho(second, "resumed without the client key");
+    // The server's view: the second connection still knows the client's certificate (from the
+    // session), but received no client signature this time (s_server prints no "Signature type").
+    await server.waitFor(/CONNECTION ESTABLISHED[\s\S]*CONNECTION ESTABLISHED[\s\S]*Supported groups/);
+    const blocks = server.output().split("CONNECTION ESTABLISHED").slice(1);
+    assert.equal(blocks.length, 2, server.output());
+    assert.match(blocks[0]!, /Signature type: ECDSA/);
+    assert.match(blocks[1]!, /Peer certificate: CN = device-001/);
+    assert.doesNotMatch(blocks[1]!, /Signature type/);
+    assert.ok(second.stats.handshake!.bytesReceived < first.stats.handshake!.bytesReceived / 2, `resumed handshake received ${second.stats.handshake!.bytesReceived} bytes, the full one ${first.stats.handshake!.bytesReceived}`);
+    await second.close();
+  });
+
   describe("KeyUpdate and close_notify (s_server interactive mode)", () => {
     /** s_server without -rev: what we send is printed, what is typed on its stdin is sent to us; "K" sends a KeyUpdate requesting one, "Q" quits. */
     async function interactive(): Promise<{ tls: TlsClient; type: (line: string) => void }> {

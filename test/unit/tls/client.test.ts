@@ -591,3 +591,129 @@ describe("TLS client: after the handshake", () => {
     await assert.rejects(tls.read(), TlsClosedError, /without close_notify/);
   });
 });
+
+describe("TLS client: session resumption (PSK with ECDHE)", () => {
+  const clientAuth = { certificateRequest: { signatureAlgorithms: [SignatureScheme.ecdsa_secp256r1_sha256] } };
+
+  /** A full handshake with client authentication, then one NewSessionTicket: the ticket and the server's PSK for it. */
+  async function ticketFromFullHandshake(ticketId = Uint8Array.of(0x7e, 1), lifetime = 3600) {
+    const { server, serving, connecting } = start(clientAuth);
+    const tls = await connecting;
+    await serving;
+    const psk = await server.sendNewSessionTicket(ticketId, Uint8Array.of(0, 0), lifetime);
+    await server.sendApplicationData(asciiToBytes("hello"));
+    assert.equal(bytesToAscii((await tls.read())!), "hello");
+    const ticket = tls.tickets[0]!;
+    assert.deepEqual(ticket.psk, psk, "the client derived the server's PSK");
+    await tls.close();
+    return { ticket, psk, serverCertificate: tls.info.serverCertificate };
+  }
+
+  /** A credential that counts its signatures (the SIM's work). */
+  function countingCredential(): ClientCredential & { signatures: number } {
+    const inner = new SoftwareCredential({ privateKey: CLIENT_KEY, certificateChain: [CLIENT_DER] });
+    const counting = {
+      signatures: 0,
+      schemes: inner.schemes,
+      certificateChain: () => inner.certificateChain(),
+      sign: (scheme: number, digest: Uint8Array) => {
+        counting.signatures++;
+        return inner.sign(scheme, digest);
+      },
+    };
+    return counting;
+  }
+
+  it("resumes with a ticket: the binder verifies, no certificate is exchanged and the credential signs nothing", async () => {
+    const { ticket, psk, serverCertificate } = await ticketFromFullHandshake();
+    const credential = countingCredential();
+    const { server, serving, connecting } = start({ resume: { psk } }, { resumption: ticket, credential });
+    const tls = await connecting;
+    const outcome = await serving;
+    const hello = outcome.clientHellos[0]!;
+    assert.ok(hello.psk, "the ClientHello offers a PSK");
+    assert.ok(hello.psk!.last, "pre_shared_key is the last extension");
+    assert.deepEqual(hello.psk!.identities.map((i) => i.identity), [ticket.ticket]);
+    assert.deepEqual(outcome.bindersValid, [true]);
+    assert.equal(tls.info.resumed, true);
+    assert.equal(tls.info.serverSignatureScheme, undefined);
+    assert.deepEqual(tls.info.serverCertificate, serverCertificate, "the server identity carries over from the ticket");
+    assert.equal(outcome.clientChain, undefined, "no client Certificate message");
+    assert.equal(credential.signatures, 0);
+    await tls.write(asciiToBytes("resumed data"));
+    assert.equal(bytesToAscii(await server.readApplicationData()), "resumed data");
+    await tls.close();
+  });
+
+  it("obfuscates the ticket age with ticket_age_add, and falls back to a full handshake when the server declines", async () => {
+    const { ticket } = await ticketFromFullHandshake();
+    const platform = new ManualPlatform();
+    await platform.advance(5000);
+    const server = new FakeServer();
+    const serving = serveHandshake(server, clientAuth);
+    const credential = countingCredential();
+    const aged = { ...ticket, receivedAt: 0 };
+    const tls = await TlsClient.connect(server.clientTransport(), clientOptions(platform, { resumption: aged, credential }));
+    const outcome = await serving;
+    assert.equal(outcome.clientHellos[0]!.psk!.identities[0]!.obfuscatedTicketAge, (5000 + ticket.ageAdd) % 2 ** 32);
+    assert.equal(tls.info.resumed, false);
+    assert.equal(credential.signatures, 1, "a full handshake signs again");
+    assert.equal(outcome.clientSignatureValid, true);
+    await tls.close();
+  });
+
+  it("keeps the PSK through a HelloRetryRequest with a binder over the new transcript", async () => {
+    const { ticket, psk } = await ticketFromFullHandshake();
+    const { serving, connecting } = start({ resume: { psk }, helloRetry: { selectedGroup: NamedGroup.x25519 } }, { resumption: ticket });
+    const tls = await connecting;
+    const outcome = await serving;
+    assert.equal(outcome.clientHellos.length, 2);
+    assert.ok(outcome.clientHellos[1]!.psk, "the second ClientHello offers the PSK again");
+    assert.deepEqual(outcome.bindersValid, [true, true]);
+    assert.equal(tls.info.resumed, true);
+    assert.equal(tls.info.helloRetryRequest, true);
+    await tls.close();
+  });
+
+  it("does not offer a ticket that expired, belongs to another server or to a cipher suite not offered", async () => {
+    const { ticket } = await ticketFromFullHandshake(Uint8Array.of(0x7e, 2), 60);
+    const cases: [Partial<TlsClientOptions>, RegExp][] = [
+      [{ resumption: { ...ticket, receivedAt: -61000 } }, /expired/],
+      [{ resumption: { ...ticket, serverName: "other.example" } }, /issued for other\.example/],
+      [{ resumption: ticket, cipherSuites: [0x1302] }, /cipher suite 0x1301 is not offered/],
+    ];
+    for (const [extra, why] of cases) {
+      const { serving, connecting, platform } = start(clientAuth, extra);
+      const tls = await connecting;
+      const outcome = await serving;
+      assert.equal(outcome.clientHellos[0]!.psk, undefined);
+      assert.equal(tls.info.resumed, false);
+      assert.ok(platform.logs.some((l) => why.test(l.message)), `logged why (${why})`);
+      await tls.close();
+    }
+  });
+
+  it("refuses a ServerHello that selects a PSK identity it was not offered, or a PSK nobody offered", async () => {
+    const { ticket, psk } = await ticketFromFullHandshake();
+    await expectFailure({ resume: { psk, selectedIdentity: 1 } }, TlsIllegalParameterError, /selected PSK identity 1/, AlertDescription.illegal_parameter, { resumption: ticket });
+    await expectFailure(
+      { serverHello: (f) => f.extensions.push(extension(ExtensionType.pre_shared_key, u16(0))) },
+      TlsUnsupportedExtensionError,
+      /pre_shared_key/,
+      AlertDescription.unsupported_extension,
+    );
+  });
+
+  it("refuses a certificate or a CertificateRequest in a resumed handshake (unexpected_message)", async () => {
+    const { ticket, psk } = await ticketFromFullHandshake();
+    await expectFailure({ ...clientAuth, resume: { psk } }, TlsUnexpectedMessageError, /certificate_request/, AlertDescription.unexpected_message, { resumption: ticket });
+  });
+
+  it("cannot read the flight of a server that keys the handshake with another PSK (bad_record_mac)", async () => {
+    const { ticket } = await ticketFromFullHandshake();
+    const { serving, connecting } = start({ resume: { psk: new Uint8Array(32).fill(9) } }, { resumption: ticket });
+    await assert.rejects(connecting, TlsBadRecordMacError, /failed authentication/);
+    // The alert goes out under the client's handshake keys, which that server cannot read either.
+    await assert.rejects(serving, TlsBadRecordMacError, /failed authentication/);
+  });
+});

@@ -21,6 +21,7 @@ import {
   encodeFinished,
   encodeHandshake,
   encodeKeyUpdate,
+  encodeMessageHash,
   parseCertificate,
   parseCertificateVerify,
   parseExtensions,
@@ -47,6 +48,8 @@ export interface ClientHelloView {
   recordSizeLimit: number | undefined;
   maxFragmentLength: number | undefined;
   alpn: string[];
+  /** pre_shared_key, parsed as a server does: identities, binders, and where the binders start in `raw`. */
+  psk: { identities: { identity: Uint8Array; obfuscatedTicketAge: number }[]; binders: Uint8Array[]; bindersOffset: number; last: boolean } | undefined;
 }
 
 /** Parses a ClientHello handshake message (header included) the way a server would. */
@@ -81,6 +84,20 @@ export function parseClientHello(raw: Uint8Array): ClientHelloView {
     list.u8("name_type");
     serverName = String.fromCharCode(...list.vector(2, "host_name"));
   }
+  let psk: ClientHelloView["psk"];
+  const pskData = find(ExtensionType.pre_shared_key);
+  if (pskData) {
+    const ext = new TlsReader(pskData, "pre_shared_key");
+    const identities: { identity: Uint8Array; obfuscatedTicketAge: number }[] = [];
+    const ids = ext.sub(2, "identities");
+    while (!ids.done) identities.push({ identity: ids.vector(2, "identity", 1), obfuscatedTicketAge: ids.u32("obfuscated_ticket_age") });
+    const bindersBytes = ext.vector(2, "binders", 33);
+    ext.end();
+    const binders: Uint8Array[] = [];
+    const list = new TlsReader(bindersBytes, "binders");
+    while (!list.done) binders.push(list.vector(1, "binder", 32));
+    psk = { identities, binders, bindersOffset: raw.length - 2 - bindersBytes.length, last: extensions[extensions.length - 1]!.type === ExtensionType.pre_shared_key };
+  }
   const alpn: string[] = [];
   if (alpnData) {
     const list = new TlsReader(alpnData, "alpn").sub(2, "list");
@@ -100,6 +117,7 @@ export function parseClientHello(raw: Uint8Array): ClientHelloView {
     recordSizeLimit: rslData ? new TlsReader(rslData, "rsl").u16("limit") : undefined,
     maxFragmentLength: mflData ? mflData[0] : undefined,
     alpn,
+    psk,
   };
 }
 
@@ -307,6 +325,12 @@ export interface HandshakeScript {
   /** Corrupt the CertificateVerify signature / the Finished MAC. */
   badSignature?: boolean;
   badFinished?: boolean;
+  /**
+   * Accept the client's PSK (a resumption): the ServerHello selects `selectedIdentity` (default 0) and
+   * the flight has no Certificate or CertificateVerify (but a CertificateRequest if the script asks).
+   * The binder of every ClientHello offering a PSK is checked against `psk` (outcome.bindersValid).
+   */
+  resume?: { psk: Uint8Array; selectedIdentity?: number };
 }
 
 export interface HandshakeOutcome {
@@ -316,6 +340,8 @@ export interface HandshakeOutcome {
   /** Whether the client's CertificateVerify verified with its certificate key. */
   clientSignatureValid: boolean | undefined;
   clientSignatureScheme: number | undefined;
+  /** Per ClientHello that offered a PSK: whether its binder verified under script.resume.psk. */
+  bindersValid: boolean[];
 }
 
 const serverSigner = new SoftwareCredential({ privateKey: SERVER_KEY, certificateChain: [SERVER_DER] });
@@ -326,10 +352,21 @@ const serverSigner = new SoftwareCredential({ privateKey: SERVER_KEY, certificat
  * message the client must refuse (then the caller reads the client's alert).
  */
 export async function serveHandshake(server: FakeServer, script: HandshakeScript = {}): Promise<HandshakeOutcome> {
-  const outcome: HandshakeOutcome = { clientHellos: [], clientChain: undefined, clientSignatureValid: undefined, clientSignatureScheme: undefined };
+  const outcome: HandshakeOutcome = { clientHellos: [], clientChain: undefined, clientSignatureValid: undefined, clientSignatureScheme: undefined, bindersValid: [] };
+  // The binder covers the transcript before this ClientHello and the ClientHello up to its binders.
+  const checkBinder = (hello: ClientHelloView, before: Uint8Array[]) => {
+    if (!script.resume || !hello.psk) return;
+    const hash = (CIPHER_SUITES[script.cipherSuite ?? hello.cipherSuites[0]!] ?? CIPHER_SUITES[0x1301]!).hash;
+    const binderKey = new KeySchedule(provider, hash, script.resume.psk).binderKey();
+    const covered = provider.hash(hash, concatBytes(...before, hello.raw.subarray(0, hello.psk.bindersOffset)));
+    const expected = finishedVerifyData(provider, hash, binderKey, covered);
+    const got = hello.psk.binders[0]!;
+    outcome.bindersValid.push(got.length === expected.length && got.every((b, i) => b === expected[i]));
+  };
   let ch = parseClientHello(await server.readHandshake());
   outcome.clientHellos.push(ch);
   server.clientHellos.push(ch);
+  checkBinder(ch, []);
   const suiteCode = script.cipherSuite ?? ch.cipherSuites[0]!;
   server.suite = CIPHER_SUITES[suiteCode] ?? CIPHER_SUITES[0x1301]!;
   const versions = extension(ExtensionType.supported_versions, u16(0x0304));
@@ -343,9 +380,11 @@ export async function serveHandshake(server: FakeServer, script: HandshakeScript
     server.transcript.replaceWithMessageHash(server.suite.hash);
     server.transcript.add(hrr);
     await server.send(ContentType.handshake, hrr);
+    const firstHello = ch.raw;
     ch = parseClientHello(await server.readHandshake());
     outcome.clientHellos.push(ch);
     server.clientHellos.push(ch);
+    checkBinder(ch, [encodeMessageHash(provider.hash(server.suite.hash, firstHello)), hrr]);
     server.transcript.add(ch.raw);
     if (script.secondHelloRetry) {
       await server.send(ContentType.handshake, hrr);
@@ -363,6 +402,8 @@ export async function serveHandshake(server: FakeServer, script: HandshakeScript
     cipherSuite: suiteCode,
     extensions: [versions, extension(ExtensionType.key_share, concatBytes(u16(share.group), vector(2, pair.publicKey)))],
   };
+  const resumed = script.resume !== undefined && ch.psk !== undefined;
+  if (resumed) fields.extensions.push(extension(ExtensionType.pre_shared_key, u16(script.resume!.selectedIdentity ?? 0)));
   script.serverHello?.(fields);
   const serverHello = encodeServerHello(fields);
   server.transcript.start(server.suite.hash);
@@ -370,7 +411,7 @@ export async function serveHandshake(server: FakeServer, script: HandshakeScript
   await server.send(ContentType.handshake, serverHello);
   if (script.changeCipherSpec) await server.sendRaw(Uint8Array.of(20, 3, 3, 0, 1, 1));
 
-  const schedule = new KeySchedule(provider, server.suite.hash);
+  const schedule = new KeySchedule(provider, server.suite.hash, resumed ? script.resume!.psk : undefined);
   let sharedSecret: Uint8Array;
   try {
     sharedSecret = provider.ecdhSharedSecret(group, pair.privateKey, share.keyExchange);
@@ -391,23 +432,26 @@ export async function serveHandshake(server: FakeServer, script: HandshakeScript
     const sigAlgs = extension(ExtensionType.signature_algorithms, u16Vector(2, script.certificateRequest.signatureAlgorithms));
     messages.push(encodeHandshake(HandshakeType.certificate_request, concatBytes(vector(1, new Uint8Array(0)), vector(2, sigAlgs))));
   }
-  messages.push(encodeCertificate(new Uint8Array(0), script.chain ?? [SERVER_DER]));
+  if (!resumed) messages.push(encodeCertificate(new Uint8Array(0), script.chain ?? [SERVER_DER]));
   const flight = script.flight ? script.flight(messages) : messages;
   const sent: Uint8Array[] = [];
   for (const m of flight) {
     server.transcript.add(m);
     sent.push(m);
   }
-  const scheme = 0x0403;
-  const signature = await serverSigner.sign(scheme, provider.hash("sha256", certificateVerifyContent("server", server.transcript.hash())));
-  if (script.badSignature) signature[signature.length - 3]! ^= 0x01;
-  const cv = encodeCertificateVerify(scheme, signature);
-  server.transcript.add(cv);
+  if (!resumed) {
+    const scheme = 0x0403;
+    const signature = await serverSigner.sign(scheme, provider.hash("sha256", certificateVerifyContent("server", server.transcript.hash())));
+    if (script.badSignature) signature[signature.length - 3]! ^= 0x01;
+    const cv = encodeCertificateVerify(scheme, signature);
+    server.transcript.add(cv);
+    sent.push(cv);
+  }
   const finishedData = finishedVerifyData(provider, server.suite.hash, hs.serverHandshakeTrafficSecret, server.transcript.hash());
   if (script.badFinished) finishedData[0]! ^= 0x80;
   const finished = encodeFinished(finishedData);
   server.transcript.add(finished);
-  const all = [...sent, cv, finished];
+  const all = [...sent, finished];
   if (script.tamper) {
     const wire = server.protect(ContentType.handshake, concatBytes(...all));
     await server.sendRaw(script.tamper(wire));

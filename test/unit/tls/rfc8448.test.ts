@@ -1,5 +1,5 @@
 // Known-answer tests from RFC 8448 ("Example Handshake Traces for TLS 1.3"): §3 Simple 1-RTT
-// Handshake (x25519, TLS_AES_128_GCM_SHA256) and §5 HelloRetryRequest (x25519 share refused,
+// Handshake (x25519, TLS_AES_128_GCM_SHA256), §4's resumption PSK binder, and §5 HelloRetryRequest (x25519 share refused,
 // secp256r1 retry). Inputs and expected values are the hex the RFC prints: keys, secrets, handshake
 // messages and whole protected records. Our key schedule, transcript (message_hash after HRR),
 // record protection and Finished computation must reproduce them byte for byte.
@@ -184,6 +184,27 @@ const H = {
   serverFinished: fromHex("140000208863e6bfb0420a927fa27f34336a70ae426e968e3eb884945b96856dba3976d1"),
   clientFinishedRecord: "1703030035d74f1923c662fd34137c6f502f3dd2b93d951d1b3bc97e42afe23c31abea92fe91b474999e85e3b791ce252fe8c3e9f939a4120cb2",
 };
+
+// ---- RFC 8448 §4: Resumed 0-RTT Handshake (the PSK of §3's ticket) ----
+describe("TLS key schedule: RFC 8448 §4 resumption PSK binder", () => {
+  it("derives the early secret from the PSK, the binder key, and the binder over the truncated ClientHello's hash", () => {
+    const psk = resumptionPsk(provider, "sha256", fromHex(S.resumptionMasterSecret), Uint8Array.of(0, 0));
+    assert.equal(toHex(psk), S.resumptionPsk);
+    const schedule = new KeySchedule(provider, "sha256", psk);
+    assert.equal(toHex(schedule.earlySecret()), "9b2188e9b2fc6d64d71dc329900e20bb41915000f678aa839cbb797cb7d8332c");
+    const binderKey = schedule.binderKey();
+    assert.equal(toHex(binderKey), "69fe131a3bbad5d63c64eebcc30e395b9d8107726a13d074e389dbc8a4e47256");
+    assert.equal(toHex(hkdfExpandLabel(provider, "sha256", binderKey, "finished", new Uint8Array(0), 32)), "5588673e72cb59c87d220caffe94f2dea9a3b1609f7d50e90a48227db9ed7eaa");
+    // "binder hash": Transcript-Hash of the ClientHello up to its binders, as the RFC prints it.
+    const binderHash = fromHex("63224b2e4573f2d3454ca84b9d009a04f6be9e05711a8396473aefa01e924a14");
+    assert.equal(toHex(finishedVerifyData(provider, "sha256", binderKey, binderHash)), "3add4fb2d8fdf822a0ca3cf7678ef5e88dae990141c5924d57bb6fa31b9e5f9d");
+  });
+
+  it("refuses a PSK of the wrong length for the hash, and a binder key without a PSK", () => {
+    assert.throws(() => new KeySchedule(provider, "sha384", new Uint8Array(32)), Error, /sha384 PSK has 48 bytes, not 32/);
+    assert.throws(() => new KeySchedule(provider, "sha256").binderKey(), Error, /without a PSK/);
+  });
+});
 
 describe("TLS key schedule: RFC 8448 §5 HelloRetryRequest", () => {
   it("replaces ClientHello1 with message_hash and derives the P-256 handshake keys that open the server's flight", () => {
