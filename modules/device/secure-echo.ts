@@ -9,7 +9,7 @@ import { objectId, SimClientCredential } from "../iotsafe/index.js";
 import { TlsClient } from "../tls/client.js";
 import { byteLinkTransport, type TlsTransport } from "../tls/transport.js";
 import { EntryArgumentError, type FirmwareContext, stringArg } from "./context.js";
-import { openSimSession } from "./sim-session.js";
+import { openSimSession, type SimSession } from "./sim-session.js";
 import type { SimTransportKind } from "../sim/index.js";
 
 /** Longest reply line kept (a bounded buffer: the peer is not trusted). */
@@ -30,6 +30,8 @@ export interface SecureEchoArgs {
   simTransport: "csim" | "cgla" | "auto";
   keyId: string;
   certificateIds: string;
+  /** After the first exchange, connect again (network "modem") resuming the session with its ticket, and measure that handshake too. */
+  resume: boolean;
 }
 
 export function parseSecureEchoArgs(args: unknown): SecureEchoArgs {
@@ -52,6 +54,7 @@ export function parseSecureEchoArgs(args: unknown): SecureEchoArgs {
     simTransport,
     keyId: stringArg(args, "keyId", "01"),
     certificateIds: stringArg(args, "certificateIds", "02"),
+    resume: (args as { resume?: unknown }).resume === true,
   };
 }
 
@@ -68,6 +71,23 @@ async function readLine(tls: TlsClient): Promise<string> {
     }
     received = concatBytes(received, chunk);
   }
+}
+
+/** Runs a handshake and counts the SIM and AT traffic it took. */
+async function measuredHandshake(session: SimSession, connect: () => Promise<TlsClient>) {
+  const apduBefore = session.client.counters.snapshot();
+  const atBefore = session.at.counters;
+  const tls = await connect();
+  const apduAfter = session.client.counters.snapshot();
+  return {
+    tls,
+    sim: {
+      apdus: apduAfter.apdus - apduBefore.apdus,
+      apduBytes: apduAfter.bytesSent - apduBefore.bytesSent + apduAfter.bytesReceived - apduBefore.bytesReceived,
+      atCommands: session.at.counters.commandsSent - atBefore.commandsSent,
+      atBytes: session.at.counters.bytesOut - atBefore.bytesOut + session.at.counters.bytesIn - atBefore.bytesIn,
+    },
+  };
 }
 
 export async function secureEcho(rawArgs: unknown, { platform, link }: FirmwareContext): Promise<unknown> {
@@ -98,34 +118,37 @@ export async function secureEcho(rawArgs: unknown, { platform, link }: FirmwareC
     } else {
       transport = byteLinkTransport(link("net"));
     }
-    const apduBefore = session.client.counters.snapshot();
-    const atBefore = session.at.counters;
-    const tls = await TlsClient.connect(transport, {
-      serverName: args.serverName,
-      platform,
-      provider: nobleCrypto,
-      trustAnchors: [args.caPem],
-      credential,
-    });
+    const options = { serverName: args.serverName, platform, provider: nobleCrypto, trustAnchors: [args.caPem], credential };
+    const first = await measuredHandshake(session, () => TlsClient.connect(transport!, options));
     phase("handshake");
-    const apduAfter = session.client.counters.snapshot();
+    const tls = first.tls;
     await tls.write(utf8ToBytes(args.send + "\n"));
     const reply = await readLine(tls);
     phase("exchange");
     await tls.close();
+    let resumed: unknown;
+    if (args.resume && args.network === "modem") {
+      await transport.close();
+      const ticket = tls.tickets[0];
+      if (!ticket) throw new Error("the server issued no session ticket to resume with");
+      transport = await session.modem.openTcp(args.host, args.port);
+      const started = platform.now();
+      const again = await measuredHandshake(session, () => TlsClient.connect(transport!, { ...options, resumption: ticket }));
+      const handshakeMs = Math.round(platform.now() - started);
+      await again.tls.write(utf8ToBytes(args.send + "\n"));
+      const secondReply = await readLine(again.tls);
+      await again.tls.close();
+      resumed = { reply: secondReply, resumed: again.tls.info.resumed, handshakeMs, tlsStats: again.tls.stats, handshakeSim: again.sim };
+    }
     return {
       reply,
       info: tls.info,
       tlsStats: tls.stats,
       identity: session.identity,
       simTransport: session.transport,
-      handshakeSim: {
-        apdus: apduAfter.apdus - apduBefore.apdus,
-        apduBytes: apduAfter.bytesSent - apduBefore.bytesSent + apduAfter.bytesReceived - apduBefore.bytesReceived,
-        atCommands: session.at.counters.commandsSent - atBefore.commandsSent,
-        atBytes: session.at.counters.bytesOut - atBefore.bytesOut + session.at.counters.bytesIn - atBefore.bytesIn,
-      },
+      handshakeSim: first.sim,
       phases,
+      ...(resumed ? { resumedHandshake: resumed } : {}),
     };
   } finally {
     await transport?.close().catch(() => undefined);

@@ -168,9 +168,10 @@ try {
     try {
       const { result } = await runFirmware<SecureEchoResult & { tlsStats: { handshake: { totalMs: number; credentialMs: number } } }>(
         "secure-echo",
-        { network: "modem", dialect, host: "127.0.0.1", port: cloudPort, serverName: "localhost", caPem: ca.certificatePem, send: "bench" },
+        { network: "modem", dialect, host: "127.0.0.1", port: cloudPort, serverName: "localhost", caPem: ca.certificatePem, send: "bench", resume: true },
         { engine: "xs", modem: `tcp://127.0.0.1:${dialectModem.port}` },
       );
+      const again = result.resumedHandshake;
       const p = result.phases;
       dialectRows.push([
         dialect,
@@ -181,15 +182,18 @@ try {
         String(result.tlsStats.handshake.credentialMs.toFixed(0)),
         String(result.handshakeSim.atCommands),
         String(result.handshakeSim.atBytes),
+        again?.resumed ? String(again.handshakeMs) : "not resumed",
+        again ? String(again.handshakeSim.apdus) : "-",
+        again ? String(again.handshakeSim.atBytes) : "-",
       ]);
     } finally {
       await dialectModem.close();
     }
   }
   table(
-    "TLS 1.3 through the modem's sockets, firmware in XS, UART model 115200 baud, SIM 50 ms/APDU, network 30 ms (ms, one run each)",
+    "TLS 1.3 through the modem's sockets, firmware in XS, UART model 115200 baud, SIM 50 ms/APDU, network 30 ms (ms, one run each); then a reconnection resuming the session",
     dialectRows,
-    ["dialect", "modem+SIM open", "attach", "socket open", "handshake", "of which SIM", "AT cmds in handshake", "AT bytes in handshake"],
+    ["dialect", "modem+SIM open", "attach", "socket open", "handshake", "of which SIM", "AT cmds in handshake", "AT bytes in handshake", "resumed handshake", "its APDUs", "its AT bytes"],
   );
 
   await benchEsp32Machine();

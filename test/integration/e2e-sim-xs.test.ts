@@ -174,6 +174,28 @@ describe("end to end: firmware + AT engine + virtual modem + virtual IoT SAFE SI
     }
   });
 
+  it("xs: reconnects through the modem by resuming the session: no APDU, the server still sees the SIM's certificate", async function () {
+    const modemWorld = await startSimWorld({ caCert: pki.path("ca.pem"), caKey: pki.path("ca.key"), dialect: "quectel-bg95" });
+    const server = await startSServer(pki.dir, [...sServerArgs("server.pem", "server.key"), "-naccept", "2"]);
+    try {
+      const { result } = await runFirmware<SecureEchoResult>(
+        "secure-echo",
+        { network: "modem", dialect: "quectel-bg95", host: "127.0.0.1", port: server.port, serverName: "localhost", caPem: pki.read("ca.pem"), send: "once more", resume: true },
+        { engine: "xs", modem: modemWorld.modemUrl },
+      );
+      assert.equal(result.handshakeSim.apdus, 4, "the full handshake: the SIM signs (certificate cached)");
+      const again = result.resumedHandshake!;
+      assert.equal(again.resumed, true);
+      assert.equal(again.reply, "erom ecno");
+      assert.equal(again.handshakeSim.apdus, 0, "the resumed handshake sends the SIM nothing");
+      assert.ok(again.handshakeSim.atBytes < result.handshakeSim.atBytes, `AT bytes: resumed ${again.handshakeSim.atBytes}, full ${result.handshakeSim.atBytes}`);
+      await server.waitFor(/CONNECTION ESTABLISHED[\s\S]*CONNECTION ESTABLISHED[\s\S]*Peer certificate: CN ?= ?device-001/);
+    } finally {
+      await server.stop();
+      await modemWorld.close();
+    }
+  });
+
   describe("TLS 1.3 with the client key in the SIM, against node:tls", function () {
     let server: TlsServer;
     let port = 0;

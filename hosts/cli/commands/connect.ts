@@ -26,6 +26,14 @@ export interface SecureEchoResult {
   handshakeSim: { apdus: number; apduBytes: number; atCommands: number; atBytes: number };
   phases: Record<string, number>;
   tlsStats: { handshake?: { totalMs: number; credentialMs: number; bytesSent: number; bytesReceived: number } };
+  /** With `resume`: the second connection, resuming the first one's session. */
+  resumedHandshake?: {
+    reply: string;
+    resumed: boolean;
+    handshakeMs: number;
+    tlsStats: { handshake?: { totalMs: number; bytesSent: number; bytesReceived: number } };
+    handshakeSim: { apdus: number; apduBytes: number; atCommands: number; atBytes: number };
+  };
 }
 
 registerCommand("connect", {
