@@ -47,6 +47,7 @@
 import { asciiToBytes, bytesToAscii } from "../bytes/bytes.js";
 import { type ByteLink, LinkClosedError, type LogLevel, type Platform, type TimerHandle } from "../platform/platform.js";
 import {
+  AtAbandonedError,
   AtClosedError,
   AtCmeError,
   AtCmsError,
@@ -341,6 +342,22 @@ export class AtEngine {
     return () => {
       this.urcHandlers = this.urcHandlers.filter((e) => e !== entry);
     };
+  }
+
+  /**
+   * Rejects the command in flight now with AtAbandonedError instead of at its timeout, when the
+   * caller knows its answer cannot come (the modem announced a reboot). Queued commands stay queued;
+   * the engine resynchronises before the next one. Returns whether a command was in flight.
+   */
+  abandonPending(reason: string): boolean {
+    const job = this.current;
+    if (!job || this.closed) return false;
+    this.finish(job);
+    this.needsResync = true;
+    this.resyncFailed = false;
+    this.log("warn", `abandoned ${printable(job.command)}: ${reason}`);
+    job.reject(new AtAbandonedError(job.command, reason));
+    return true;
   }
 
   /** Closes the link; the pending and queued commands reject with AtClosedError. */

@@ -142,6 +142,14 @@ export class AtTimeoutError extends AtError {
   }
 }
 
+/** The command in flight was given up before its timeout because no answer can come (the modem rebooted). */
+export class AtAbandonedError extends AtError {
+  override name = "AtAbandonedError";
+  constructor(command: string, reason: string) {
+    super(command, `abandoned: ${reason}`);
+  }
+}
+
 /** The modem did not answer `AT` with `OK` within the bounded resynchronisation attempts. */
 export class AtResyncError extends AtError {
   override name = "AtResyncError";

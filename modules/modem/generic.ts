@@ -708,6 +708,9 @@ export class GenericModem implements Modem, SocketOperations {
     if (this.#expectingBoot) return; // our own reset
     if (this.#bootTimer !== undefined) return; // a later line of the same boot (RDY, then APP RDY)
     this.modemRebooted(`the modem printed ${quoteForError(line)}`);
+    // The command in flight went to the modem before it rebooted: its answer will never come, so
+    // its caller (a socket read, say) learns now instead of at the command's timeout.
+    this.at.abandonPending(`the modem rebooted (it printed ${quoteForError(line)})`);
     // More boot lines follow (RDY, then APP RDY...): let them pass, then re-initialise.
     this.#bootTimer = this.platform.setTimer(() => {
       this.#bootTimer = undefined;

@@ -1,4 +1,4 @@
-import { AtClosedError, AtCommandError, AtLineTooLongError, AtQueueFullError, AtResponseTooLongError, AtResyncError, AtTimeoutError } from "../../../modules/at/errors.js";
+import { AtAbandonedError, AtClosedError, AtCommandError, AtLineTooLongError, AtQueueFullError, AtResponseTooLongError, AtResyncError, AtTimeoutError } from "../../../modules/at/errors.js";
 import * as assert from "../../lib/portable/assert.js";
 import { latin1, rig, watch } from "./fake-modem.js";
 
@@ -40,6 +40,24 @@ describe("AT engine: queue, timeouts and resynchronisation", () => {
     assert.equal(counters.timeouts, 1);
     assert.equal(counters.resyncs, 1);
     assert.equal(counters.commandsSent, 3);
+  });
+
+  it("abandons the command in flight on request (a rebooted modem): rejected at once, the queue runs after a resync", async () => {
+    const { at, modem, platform } = rig((command, m) => {
+      if (command === "AT" || command === "AT+NEXT") m.reply("\r\nOK\r\n");
+    });
+    const lost = watch(at.send("AT+QIRD=0,1500", { timeoutMs: 10000 }));
+    const next = watch(at.send("AT+NEXT"));
+    await platform.settle();
+    assert.equal(at.abandonPending("the modem rebooted"), true);
+    await platform.settle();
+    assert.ok(lost.error instanceof AtAbandonedError, String(lost.error));
+    assert.match((lost.error as Error).message, /^AT\+QIRD=0,1500: abandoned: the modem rebooted$/);
+    await platform.advance(1000);
+    assert.deepEqual(modem.commands, ["AT+QIRD=0,1500", "AT", "AT+NEXT"], "resync, then the queued command");
+    assert.equal(next.value?.final, "OK");
+    assert.equal(at.abandonPending("nothing in flight"), false);
+    assert.equal(at.counters.timeouts, 0);
   });
 
   it("does not attribute late output of a timed-out command to the next command", async () => {

@@ -237,6 +237,21 @@ describe("modem quectel-bg95: commands and answers of modems.md §2.1", () => {
     for (const command of ["AT", "ATE0", "AT+CMEE=1", "AT+CPIN?"]) assert.ok(rig.script.commands.includes(command), command);
   });
 
+  it("a read waiting on AT+QIRD when the modem reboots fails at once with the socket lost, not at the command's timeout", async () => {
+    const rig = await attached();
+    const socket = await openSocket(rig);
+    rig.script.once(/^AT\+QIRD=/, () => undefined); // the modem reboots before it answers
+    const pending = socket.read(10);
+    await rig.platform.advance(100);
+    assert.deepEqual(rig.script.commands, ["AT+QIRD=0,10"]);
+    rig.script.send("\r\nRDY\r\n");
+    const rebootedAt = rig.platform.now();
+    let failedAt = Number.NaN;
+    pending.catch(() => (failedAt = rig.platform.now()));
+    await assert.rejects(run(rig.platform, pending, 12000), SocketLostError, /reset/);
+    assert.ok(failedAt - rebootedAt < 1000, `the read failed ${failedAt - rebootedAt} ms after the reboot (AT+QIRD's timeout is 10 s)`);
+  });
+
   it("reads the ICCID with AT+QCCID", async () => {
     const { platform, modem, script } = driverRig("quectel-bg95");
     answerBasics(script);
