@@ -15,6 +15,7 @@
  * one-shot "direct" network used up) ends run() with that error.
  */
 import type { AtCounters } from "../at/engine.js";
+import { toHex } from "../bytes/bytes.js";
 import { AtEngine } from "../at/index.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { nobleCrypto } from "../crypto/noble-provider.js";
@@ -22,7 +23,7 @@ import { parseCertificate } from "../crypto/x509.js";
 import { IotSafeClient, objectId, SimClientCredential } from "../iotsafe/index.js";
 import { atEngineOptions, createModem, type BoardHooks, type Modem, type ModemIdentity, ModemUnsupportedError } from "../modem/index.js";
 import { MqttClient } from "../mqtt/client.js";
-import type { ByteLink, Platform } from "../platform/platform.js";
+import type { ByteLink, Platform, TimerHandle } from "../platform/platform.js";
 import type { KeyValueStore } from "../platform/storage.js";
 import { tlsMqttConnector } from "../provisioning/connect.js";
 import { type ProvisioningEvent, Provisioner } from "../provisioning/provisioner.js";
@@ -59,7 +60,9 @@ export type DeviceEvent =
   | { type: "backoff"; ms: number; failures: number }
   | { type: "stopping"; reason: string }
   /** A step of touchless provisioning (config.provisioning), during the certificate phase. */
-  | { type: "provisioning"; event: ProvisioningEvent };
+  | { type: "provisioning"; event: ProvisioningEvent }
+  /** The operational certificate entered its renewal window while connected: the device reconnects to renew it. */
+  | { type: "renewal-due"; notAfter: number };
 
 export class DeviceStoppedError extends Error {
   override name = "DeviceStoppedError";
@@ -131,6 +134,12 @@ interface Stack {
 /** Last-resort limit on one run of the modem's recovery ladder (its own steps are bounded already). */
 const RECOVERY_WATCHDOG_MS = 600000;
 
+/** A renewal that failed is tried again after this long (the current certificate is still valid). */
+const RENEWAL_RETRY_MS = 3_600_000;
+
+/** The renewal timer waits in steps of at most a day (timers on small devices take 32-bit delays). */
+const MAX_RENEWAL_TIMER_MS = 86_400_000;
+
 /** Before this the device's clock has not been set (2024-01-01). */
 const CLOCK_SANITY_MS = 1704067200000;
 
@@ -158,6 +167,13 @@ export class Device {
   #tls: TlsClient | undefined;
   /** The broker's newest session ticket, offered by the next connection (config.broker.resumeSessions). */
   #ticket: SessionTicket | undefined;
+  /** SHA-256 (hex) of the client certificate in use: a ticket is only good for the identity it was issued to. */
+  #certificateId: string | undefined;
+  /** Wall-clock ms when the operational certificate is due for renewal (touchless provisioning only). */
+  #renewalDueAt: number | undefined;
+  #operationalNotAfter = 0;
+  /** Set by the renewal timer: the connection ended so that the certificate phase renews. */
+  #renewalDue = false;
   #stopReason: string | undefined;
   #stopWaiters: (() => void)[] = [];
   #attempt = 0;
@@ -237,6 +253,13 @@ export class Device {
           if (!this.#readyToConnect()) await this.#bringUp();
           await this.#connectAndPublish();
           if (this.#stopped()) break;
+          if (this.#renewalDue) {
+            // Not a failure: close cleanly and run the certificate phase again, which renews.
+            this.#renewalDue = false;
+            await this.#closeConnection(true);
+            if (this.#stack) this.#stack.credential = undefined;
+            continue;
+          }
           throw new Error("the connection closed");
         } catch (error) {
           if (this.#stopped()) break;
@@ -360,6 +383,7 @@ export class Device {
         }
         s.credential = credential;
         s.trustAnchors = [...anchors, ...pems];
+        this.#adoptCertificate(chain[0]!);
         this.#clientId = cn;
         this.#summary.clientId = cn;
         const fromSim = config.trustAnchors.filter((a) => a.startsWith("sim:")).length;
@@ -403,11 +427,54 @@ export class Device {
     expandTopic(config.topic, { clientId: identity.clientId, sensor: "x" }); // refuses a CN that cannot go into the topic
     s.credential = identity.credential;
     s.trustAnchors = anchors;
+    this.#adoptCertificate(identity.chain[0]!);
+    // While connected, a timer ends the connection when the certificate enters its renewal window; a
+    // renewal that just failed is tried again an hour later (the current certificate is still valid).
+    this.#operationalNotAfter = identity.notAfter;
+    this.#renewalDueAt = identity.renewalError ? this.#wallClock() + RENEWAL_RETRY_MS : identity.notAfter - config.provisioning!.renewBeforeMs;
     this.#clientId = identity.clientId;
     this.#summary.clientId = identity.clientId;
     const validTo = new Date(identity.notAfter).toISOString();
     const how = identity.enrolled ? "enrolled now (touchless provisioning)" : identity.renewalError ? `renewal failed (${identity.renewalError.message}), kept` : "from the stored certificate";
     return `client ID ${identity.clientId} ${how}: key ${identity.keyId} in the SIM, certificate ${identity.certificateId.slice(0, 12)}… valid to ${validTo}`;
+  }
+
+  /** The client certificate now in use; a session ticket of another certificate must not be resumed. */
+  #adoptCertificate(leaf: Uint8Array): void {
+    const id = toHex(this.#provider.hash("sha256", leaf));
+    if (this.#certificateId !== undefined && id !== this.#certificateId && this.#ticket) {
+      this.#ticket = undefined;
+      this.#platform.log("info", "device", "new client certificate: the session ticket of the previous one is dropped");
+    }
+    this.#certificateId = id;
+  }
+
+  /**
+   * Ends the connection (MQTT DISCONNECT) once the operational certificate is due for renewal; the
+   * run loop then renews in the certificate phase. Long delays are waited in steps of at most a day.
+   * Returns the function that disarms it.
+   */
+  #armRenewal(client: MqttClient): () => void {
+    let timer: TimerHandle | undefined;
+    const check = () => {
+      timer = undefined;
+      const dueAt = this.#renewalDueAt;
+      if (dueAt === undefined || !client.connected) return;
+      const wait = dueAt - this.#wallClock();
+      if (wait > 0) {
+        timer = this.#platform.setTimer(check, Math.min(wait, MAX_RENEWAL_TIMER_MS));
+        return;
+      }
+      this.#renewalDue = true;
+      this.#platform.log("info", "device", `certificate valid to ${new Date(this.#operationalNotAfter).toISOString()} is due for renewal: reconnecting to renew it`);
+      this.#emit({ type: "renewal-due", notAfter: this.#operationalNotAfter });
+      void client.disconnect().catch(ignore);
+    };
+    check();
+    return () => {
+      if (timer !== undefined) this.#platform.clearTimer(timer);
+      timer = undefined;
+    };
   }
 
   /** The device's wall clock: the platform's, or the network's time when the platform's is unset. */
@@ -492,7 +559,13 @@ export class Device {
       if (limit !== undefined && acknowledged >= limit) this.stop(`${limit} readings acknowledged`);
     };
     if (limit !== undefined && this.#outbox.stats.acknowledged >= limit) this.stop(`${limit} readings acknowledged`);
-    const result = await pumpOutbox(client!, session, this.#outbox, topicOf, () => this.#stopped());
+    const disarmRenewal = this.#armRenewal(client!);
+    let result: Awaited<ReturnType<typeof pumpOutbox>>;
+    try {
+      result = await pumpOutbox(client!, session, this.#outbox, topicOf, () => this.#stopped());
+    } finally {
+      disarmRenewal();
+    }
     const spent = this.#traffic(s, before);
     for (const key of Object.keys(spent) as (keyof TrafficCount)[]) this.#telemetryTraffic[key] += spent[key];
     this.#addMqttStats(client!);

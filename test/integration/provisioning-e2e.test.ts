@@ -317,6 +317,51 @@ describe("touchless provisioning end to end (XS, virtual modem, bootstrap SIM, p
     assert.ok(telemetry.length >= 2);
   });
 
+  it("renews while connected: the connection ends when the certificate enters its renewal window, the next one presents the new certificate", async function () {
+    // Issued certificates are valid 365 days: renewing 2.5 s after issuance means every certificate is due 2.5 s after it arrives.
+    const config = {
+      broker: { host: "127.0.0.1", port: world.provisioning.cloud.port, serverName: "localhost" },
+      publishIntervalMs: 150,
+      backoff: { initialMs: 100, maxMs: 500 },
+      provisioning: { renewBeforeMs: 365 * 86_400_000 - 2500 },
+    };
+    const events: DeviceEvent[] = [];
+    const presented: string[] = [];
+    const onClient = (client: { identity: string; certificateDer: Uint8Array }) => {
+      const id = createHash("sha256").update(client.certificateDer).digest("hex");
+      if (client.identity === world.iccid && presented.at(-1) !== id) presented.push(id);
+    };
+    world.provisioning.cloud.events.on("client", onClient);
+    let buffered = "";
+    const { result } = await runFirmware<DeviceSummary>("device", { config, messages: 30 }, {
+      engine: "xs",
+      modem: `tcp://127.0.0.1:${world.modem.port}`,
+      stores: fileStores(world.storageDir),
+      logLevel: "error",
+      output: (text) => {
+        buffered += text;
+        for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (line.startsWith(DEVICE_EVENT_PREFIX)) events.push(JSON.parse(line.slice(DEVICE_EVENT_PREFIX.length)) as DeviceEvent);
+        }
+      },
+    });
+    assert.ok(result.acknowledged >= 30);
+    assert.equal(result.failures, 0, "a renewal is not a failure");
+    const renewals = events.filter((e) => e.type === "renewal-due").length;
+    assert.ok(renewals >= 1, "the certificate came due while connected");
+    const issued = world.provisioning.service.certificates;
+    assert.ok(issued.length >= 2, `certificates issued: ${issued.length}`);
+    // Every certificate issued after the first was presented by a later TLS connection to the cloud:
+    // the new certificate's identity, not a session resumed with the old one.
+    // The certificates the device's MQTT connections presented, in order: the renewed certificate's
+    // identity after the renewal, not a session resumed with the old one.
+    assert.deepEqual(presented.slice(0, 2), [issued[0]!.certificateId, issued[1]!.certificateId]);
+    const telemetry = world.provisioning.cloud.messages.filter((m) => m.identity === world.iccid && m.topic === `devices/${world.iccid}/telemetry`);
+    assert.ok(telemetry.length >= 30);
+  });
+
   it("iotsafe provision (CLI) runs the flow in XS and reports the identity; a second run finds it", async () => {
     const args = ["provision", "--modem", `tcp://127.0.0.1:${world.modem.port}`, "--cloud", `127.0.0.1:${world.provisioning.cloud.port}`, "--server-name", "localhost", "--state", join(world.dir, "cli-storage")];
     // Asynchronously: the virtual modem and cloud live in this process.

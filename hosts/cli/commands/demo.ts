@@ -312,6 +312,9 @@ registerCommand("demo", {
         case "provisioning":
           say(formatProvisioningEvent(event.event));
           break;
+        case "renewal-due":
+          say(`[device] certificate (valid to ${new Date(event.notAfter).toISOString()}) due for renewal: reconnecting to renew it`);
+          break;
       }
     };
     const output = (text: string) => {
