@@ -2,16 +2,17 @@
 // virtual modem, reached only through AT commands: certificate read, signatures checked by
 // node:crypto, a CSR checked by openssl, and TLS 1.3 to real servers (openssl s_server, node:tls).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import { describeFigures, type ProbeResult, verifyProbe } from "../../hosts/cli/commands/probe.js";
 import type { SecureEchoResult } from "../../hosts/cli/commands/connect.js";
 import { type Engine, runFirmware } from "../../hosts/cli/firmware-host.js";
 import { connectTcpLink } from "../../hosts/node/links.js";
-import { type SimWorld, startSimWorld } from "../lib/sim-world.js";
+import { cliPath, type SimWorld, startSimWorld } from "../lib/sim-world.js";
 import { makePki, type Pki, sServerArgs, startSServer } from "./tls-peers.js";
 
 const ENGINES: Engine[] = ["xs", "node"];
@@ -190,6 +191,23 @@ describe("end to end: firmware + AT engine + virtual modem + virtual IoT SAFE SI
       assert.equal(again.handshakeSim.apdus, 0, "the resumed handshake sends the SIM nothing");
       assert.ok(again.handshakeSim.atBytes < result.handshakeSim.atBytes, `AT bytes: resumed ${again.handshakeSim.atBytes}, full ${result.handshakeSim.atBytes}`);
       await server.waitFor(/CONNECTION ESTABLISHED[\s\S]*CONNECTION ESTABLISHED[\s\S]*Peer certificate: CN ?= ?device-001/);
+    } finally {
+      await server.stop();
+      await modemWorld.close();
+    }
+  });
+
+  it("iotsafe connect --transport modem --resume: two replies, and the second handshake resumed with 0 APDUs", async function () {
+    const modemWorld = await startSimWorld({ caCert: pki.path("ca.pem"), caKey: pki.path("ca.key"), dialect: "simcom-sim7080" });
+    const server = await startSServer(pki.dir, [...sServerArgs("server.pem", "server.key"), "-naccept", "2"]);
+    try {
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        [cliPath, "connect", "--modem", modemWorld.modemUrl, "--transport", "modem", "--dialect", "simcom-sim7080", "--host", "127.0.0.1", "--port", String(server.port), "--servername", "localhost", "--ca", pki.path("ca.pem"), "--send", "abc", "--resume"],
+        { encoding: "utf8", timeout: 120000 },
+      );
+      assert.deepEqual(stdout.trim().split("\n"), ["cba", "cba"]);
+      assert.match(stderr, /full handshake: \d+ ms, 4 APDUs, \d+ AT bytes; resumed: \d+ ms, 0 APDUs, \d+ AT bytes/);
     } finally {
       await server.stop();
       await modemWorld.close();

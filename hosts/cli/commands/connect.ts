@@ -10,14 +10,16 @@ import { registerCommand } from "../registry.js";
 const USAGE = `usage: iotsafe connect --modem tcp://HOST:PORT --host H --port P --ca CA.pem [--servername N]
                       [--transport direct|modem] [--engine xs|node] [--send TEXT]
                       [--sim-transport csim|cgla|auto] [--key-id 01] [--cert-ids 02[,03]]
-                      [--dialect NAME] [--apn APN]
+                      [--dialect NAME] [--apn APN] [--resume]
 
 Runs the firmware (in XS by default) with the SIM reached through the AT modem at --modem: opens
 IoT SAFE, reads the client certificate, performs the TLS 1.3 handshake with the CertificateVerify
 signed inside the SIM, sends TEXT plus a newline, prints the first line that comes back, exits 0.
 --transport direct carries TLS over a TCP connection made by this host (a gateway with a wired
 network and a cellular modem for the SIM); --transport modem through the modem's own sockets
-(--dialect quectel-bg95 by default: the modem family, as in \`iotsafe sim --dialect\`).`;
+(--dialect quectel-bg95 by default: the modem family, as in \`iotsafe sim --dialect\`).
+--resume (with --transport modem) then connects again, resuming the session with the server's ticket:
+no certificates, nothing signed in the SIM; prints that reply and compares the two handshakes.`;
 
 export interface SecureEchoResult {
   reply: string;
@@ -56,6 +58,7 @@ registerCommand("connect", {
         dialect: { type: "string" },
         apn: { type: "string", default: "internet" },
         verbose: { type: "boolean" },
+        resume: { type: "boolean" },
         help: { type: "boolean" },
       },
     });
@@ -65,6 +68,7 @@ registerCommand("connect", {
     }
     if (values.engine !== "xs" && values.engine !== "node") throw new Error(`--engine must be xs or node`);
     if (values.transport !== "direct" && values.transport !== "modem") throw new Error(`--transport must be direct or modem`);
+    if (values.resume && values.transport !== "modem") throw new Error("--resume needs --transport modem (it opens a second connection through the modem)");
     const caPem = readFileSync(values.ca, "utf8");
     const port = Number(values.port);
     const links: Record<string, ByteLink> = values.transport === "direct" ? { net: await connectTcpLink(values.host, port) } : {};
@@ -82,10 +86,18 @@ registerCommand("connect", {
         certificateIds: values["cert-ids"],
         ...(values.dialect ? { dialect: values.dialect } : {}),
         apn: values.apn,
+        ...(values.resume ? { resume: true } : {}),
       },
       { engine: values.engine as Engine, modem: values.modem, links, logLevel: values.verbose ? "info" : "warn" },
     );
     process.stdout.write(result.reply + "\n");
+    const again = result.resumedHandshake;
+    if (again) {
+      process.stdout.write(again.reply + "\n");
+      const full = `${result.tlsStats.handshake?.totalMs.toFixed(0) ?? "?"} ms, ${result.handshakeSim.apdus} APDUs, ${result.handshakeSim.atBytes} AT bytes`;
+      const resumed = `${again.handshakeMs} ms, ${again.handshakeSim.apdus} APDUs, ${again.handshakeSim.atBytes} AT bytes`;
+      process.stderr.write(again.resumed ? `full handshake: ${full}; resumed: ${resumed}\n` : `the server declined the session ticket: the second handshake was a full one (${resumed})\n`);
+    }
     if (values.verbose) {
       const i = result.info;
       process.stderr.write(
