@@ -88,6 +88,7 @@ describe("device application end to end (XS, virtual modem, SIM and cloud)", fun
     const stored = storedOutbox(world.storageDir);
     const inflightAtCut = stored.filter((r) => r.packetId !== 0).map((r) => r.id);
     const beforeReboot = receivedIds(cloud.messages);
+    const beforeRebootCount = cloud.messages.length;
     assert.ok(inflightAtCut.length > 0, "readings were in flight at the power cut");
     assert.ok(inflightAtCut.some((id) => beforeReboot.includes(id)), "the cloud had some of them already");
     const highestStored = Math.max(...stored.map((r) => r.id));
@@ -96,6 +97,11 @@ describe("device application end to end (XS, virtual modem, SIM and cloud)", fun
     const run2 = runDevice({ modem: second, storageDir: world.storageDir, config: brokerConfig(cloud.port, { publishIntervalMs: 100 }), messages: stored.length + 2 });
     const { result } = await run2.done;
     assert.equal(result.mqtt.resent, inflightAtCut.length, "exactly the readings in flight were re-sent with DUP by the new session");
+    // The broker's side of it: the re-sent readings arrived with DUP set, and nothing else did.
+    const afterReboot = cloud.messages.slice(beforeRebootCount);
+    const dupIds = receivedIds(afterReboot.filter((m) => m.dup));
+    assert.deepEqual(dupIds.sort((a, b) => a - b), [...inflightAtCut].sort((a, b) => a - b));
+    assert.ok(cloud.messages.slice(0, beforeRebootCount).every((m) => !m.dup), "no DUP before the reboot");
     const all = receivedIds(cloud.messages);
     // At least once: every reading stored before the cut reached the cloud.
     const missing = range(1, highestStored).filter((id) => !all.includes(id));

@@ -43,6 +43,8 @@ export interface CloudMessage {
   payload: Uint8Array;
   qos: 0 | 1 | 2;
   retain: boolean;
+  /** The DUP flag: a QoS 1 message sent again (after a reconnect) that the broker may have seen before. */
+  dup: boolean;
   receivedAt: number;
 }
 
@@ -288,11 +290,12 @@ export async function startVirtualCloud(options: VirtualCloudOptions): Promise<V
       payload: new Uint8Array(packet.payload as Buffer),
       qos: packet.qos,
       retain: packet.retain,
+      dup: packet.dup === true,
       receivedAt: Date.now(),
     };
     messages.push(message);
     if (messages.length > maxMessages) messages.splice(0, messages.length - maxMessages);
-    log(`${message.identity} → ${message.topic} (QoS ${message.qos}${message.retain ? ", retained" : ""}, ${message.payload.length} bytes): ${payloadPreview(message.payload)}`);
+    log(`${message.identity} → ${message.topic} (QoS ${message.qos}${message.dup ? ", DUP" : ""}${message.retain ? ", retained" : ""}, ${message.payload.length} bytes): ${payloadPreview(message.payload)}`);
     events.emit("message", message);
   });
 
