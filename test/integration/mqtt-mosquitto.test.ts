@@ -12,6 +12,7 @@ import { MqttClient, type MqttClientOptions, type MqttMessage } from "../../modu
 import { MqttClosedError, MqttConnectionLostError } from "../../modules/mqtt/errors.js";
 import { TlsClient } from "../../modules/tls/client.js";
 import { softwareCredentialFromPem } from "../../modules/tls/software-credential.js";
+import { countingCredential } from "../lib/portable/counting-credential.js";
 import { connectTcp } from "../../hosts/node/socket-transport.js";
 import { nodePlatform } from "../../hosts/node/platform.js";
 import { findProgram, MOSQUITTO, type MosquittoBroker, startMosquitto, waitUntil } from "../lib/mosquitto.js";
@@ -87,9 +88,7 @@ describe("MQTT client over TLS 1.3 against mosquitto 2.0", function () {
     const ticket = lastTls!.tickets[0];
     assert.ok(ticket, "mosquitto issued a session ticket");
     await first.disconnect();
-    let signatures = 0;
-    const credential = softwareCredentialFromPem(pki.read("client.key"), pki.read("client.pem"));
-    const counting = { schemes: credential.schemes, certificateChain: () => credential.certificateChain(), sign: (scheme: number, digest: Uint8Array) => (signatures++, credential.sign(scheme, digest)) };
+    const counting = countingCredential(softwareCredentialFromPem(pki.read("client.key"), pki.read("client.pem")));
     const resumedTls = await TlsClient.connect(await connectTcp("127.0.0.1", broker.port), {
       serverName: "localhost",
       platform,
@@ -99,7 +98,7 @@ describe("MQTT client over TLS 1.3 against mosquitto 2.0", function () {
       resumption: ticket,
     });
     assert.equal(resumedTls.info.resumed, true);
-    assert.equal(signatures, 0, "the client key signed nothing");
+    assert.equal(counting.signatures, 0, "the client key signed nothing");
     const second = await MqttClient.connect(resumedTls, { platform, clientId: "iotsafe-resume-2" });
     clients.push(second);
     await broker.waitForLog(/New client connected from 127\.0\.0\.1:\d+ as iotsafe-resume-2 .*u'device-001'/);

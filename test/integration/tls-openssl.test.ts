@@ -8,6 +8,7 @@ import { TlsClient, type TlsClientOptions } from "../../modules/tls/client.js";
 import { CipherSuite, NamedGroup } from "../../modules/tls/constants.js";
 import { TlsAlertError, TlsCertificateError, TlsClosedError } from "../../modules/tls/errors.js";
 import { softwareCredentialFromPem } from "../../modules/tls/software-credential.js";
+import { countingCredential } from "../lib/portable/counting-credential.js";
 import { connectTcp } from "../../hosts/node/socket-transport.js";
 import { nodePlatform } from "../../hosts/node/platform.js";
 import { makePki, sServerArgs, startSServer, type Pki, type SServer } from "./tls-peers.js";
@@ -177,14 +178,12 @@ describe("TLS 1.3 client against openssl s_server", function () {
     const ticket = first.tickets[0]!;
     await first.close();
 
-    let signatures = 0;
-    const credential = softwareCredentialFromPem(pki.read("client.key"), pki.read("client.pem"));
-    const counting = { schemes: credential.schemes, certificateChain: () => credential.certificateChain(), sign: (scheme: number, digest: Uint8Array) => (signatures++, credential.sign(scheme, digest)) };
+    const counting = countingCredential(softwareCredentialFromPem(pki.read("client.key"), pki.read("client.pem")));
     const second = await TlsClient.connect(await connectTcp("127.0.0.1", server.port), options({ resumption: ticket, credential: counting }));
     assert.equal(second.info.resumed, true);
     assert.equal(second.info.serverSignatureScheme, undefined);
     assert.equal(second.info.serverCertificate.commonName, "localhost");
-    assert.equal(signatures, 0, "the client key signed nothing");
+    assert.equal(counting.signatures, 0, "the client key signed nothing");
     await proveWithEcho(second, "resumed without the client key");
     // The server's view: the second connection still knows the client's certificate (from the
     // session), but received no client signature this time (s_server prints no "Signature type").

@@ -25,6 +25,7 @@ import { TlsClient, type TlsClientOptions } from "../../../modules/tls/client.js
 import { encodeHandshake } from "../../../modules/tls/messages.js";
 import { SoftwareCredential } from "../../../modules/tls/software-credential.js";
 import * as assert from "../../lib/portable/assert.js";
+import { countingCredential } from "../../lib/portable/counting-credential.js";
 import { ManualPlatform } from "../../lib/portable/manual-platform.js";
 import { extension, FakeServer, serveHandshake, type HandshakeScript } from "./fake-server.js";
 import { CA_DER, CLIENT_DER, CLIENT_KEY, FIXTURE_TIME } from "./fixtures.js";
@@ -609,24 +610,9 @@ describe("TLS client: session resumption (PSK with ECDHE)", () => {
     return { ticket, psk, serverCertificate: tls.info.serverCertificate };
   }
 
-  /** A credential that counts its signatures (the SIM's work). */
-  function countingCredential(): ClientCredential & { signatures: number } {
-    const inner = new SoftwareCredential({ privateKey: CLIENT_KEY, certificateChain: [CLIENT_DER] });
-    const counting = {
-      signatures: 0,
-      schemes: inner.schemes,
-      certificateChain: () => inner.certificateChain(),
-      sign: (scheme: number, digest: Uint8Array) => {
-        counting.signatures++;
-        return inner.sign(scheme, digest);
-      },
-    };
-    return counting;
-  }
-
   it("resumes with a ticket: the binder verifies, no certificate is exchanged and the credential signs nothing", async () => {
     const { ticket, psk, serverCertificate } = await ticketFromFullHandshake();
-    const credential = countingCredential();
+    const credential = countingCredential(new SoftwareCredential({ privateKey: CLIENT_KEY, certificateChain: [CLIENT_DER] }));
     const { server, serving, connecting } = start({ resume: { psk } }, { resumption: ticket, credential });
     const tls = await connecting;
     const outcome = await serving;
@@ -651,7 +637,7 @@ describe("TLS client: session resumption (PSK with ECDHE)", () => {
     await platform.advance(5000);
     const server = new FakeServer();
     const serving = serveHandshake(server, clientAuth);
-    const credential = countingCredential();
+    const credential = countingCredential(new SoftwareCredential({ privateKey: CLIENT_KEY, certificateChain: [CLIENT_DER] }));
     const aged = { ...ticket, receivedAt: 0 };
     const tls = await TlsClient.connect(server.clientTransport(), clientOptions(platform, { resumption: aged, credential }));
     const outcome = await serving;
