@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROVISION_EVENT_PREFIX, type ProvisioningEntryEvent } from "../../modules/provisioning/entries.js";
 import type { DeviceEvent, DeviceSummary } from "../../modules/device/device.js";
-import { DEVICE_EVENT_PREFIX } from "../../modules/device/entries.js";
 import type { ProvisionResult } from "../../hosts/cli/commands/provision.js";
 import { type Engine, runFirmware } from "../../hosts/cli/firmware-host.js";
 import { fileStores } from "../../hosts/node/storage.js";
@@ -20,6 +19,7 @@ import { type RunningVirtualModem, startVirtualModem } from "../../hosts/sim/mod
 import type { XsRunner } from "../../hosts/sim/xs/runner.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { deviceEventLines } from "../lib/device-world.js";
 import { cliPath, iotsafeCli } from "../lib/sim-world.js";
 
 interface World {
@@ -281,24 +281,16 @@ describe("touchless provisioning end to end (XS, virtual modem, bootstrap SIM, p
     const runDevice = (messages: number, killOn?: (event: DeviceEvent) => boolean) => {
       const events: DeviceEvent[] = [];
       let runner: XsRunner | undefined;
-      let buffered = "";
       const done = runFirmware<DeviceSummary>("device", { config, messages }, {
         engine: "xs",
         modem: `tcp://127.0.0.1:${world.modem.port}`,
         stores: fileStores(world.storageDir),
         logLevel: "error",
         onRunner: (r) => (runner = r),
-        output: (text) => {
-          buffered += text;
-          for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
-            const line = buffered.slice(0, newline);
-            buffered = buffered.slice(newline + 1);
-            if (!line.startsWith(DEVICE_EVENT_PREFIX)) continue;
-            const event = JSON.parse(line.slice(DEVICE_EVENT_PREFIX.length)) as DeviceEvent;
-            events.push(event);
-            if (killOn?.(event)) void runner?.close();
-          }
-        },
+        output: deviceEventLines((event) => {
+          events.push(event);
+          if (killOn?.(event)) void runner?.close();
+        }),
       });
       done.catch(() => undefined);
       return { events, done };
@@ -332,20 +324,12 @@ describe("touchless provisioning end to end (XS, virtual modem, bootstrap SIM, p
       if (client.identity === world.iccid && presented.at(-1) !== id) presented.push(id);
     };
     world.provisioning.cloud.events.on("client", onClient);
-    let buffered = "";
     const { result } = await runFirmware<DeviceSummary>("device", { config, messages: 30 }, {
       engine: "xs",
       modem: `tcp://127.0.0.1:${world.modem.port}`,
       stores: fileStores(world.storageDir),
       logLevel: "error",
-      output: (text) => {
-        buffered += text;
-        for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line.startsWith(DEVICE_EVENT_PREFIX)) events.push(JSON.parse(line.slice(DEVICE_EVENT_PREFIX.length)) as DeviceEvent);
-        }
-      },
+      output: deviceEventLines((event) => events.push(event)),
     });
     assert.ok(result.acknowledged >= 30);
     assert.equal(result.failures, 0, "a renewal is not a failure");

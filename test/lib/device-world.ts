@@ -81,10 +81,22 @@ export interface DeviceRunOptions {
   links?: Record<string, ByteLink>;
 }
 
+/** An `output` sink for runFirmware: parses the firmware's device event lines and hands each event to `onEvent`. */
+export function deviceEventLines(onEvent: (event: DeviceEvent) => void): (text: string) => void {
+  let buffered = "";
+  return (text) => {
+    buffered += text;
+    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.startsWith(DEVICE_EVENT_PREFIX)) onEvent(JSON.parse(line.slice(DEVICE_EVENT_PREFIX.length)) as DeviceEvent);
+    }
+  };
+}
+
 export function runDevice(options: DeviceRunOptions): DeviceRun {
   const events: DeviceEvent[] = [];
   const listeners: ((event: DeviceEvent) => void)[] = [];
-  let buffered = "";
   let runner: XsRunner | undefined;
   let runnerReady: () => void = () => undefined;
   const hasRunner = new Promise<void>((resolve) => (runnerReady = resolve));
@@ -99,18 +111,11 @@ export function runDevice(options: DeviceRunOptions): DeviceRun {
       links: { board: boardForFirmware, ...options.links },
       stores: fileStores(options.storageDir),
       logLevel: process.env.IOTSAFE_LOG === "debug" ? "debug" : process.env.IOTSAFE_LOG === "info" ? "info" : "error",
-      output: (text) => {
-        buffered += text;
-        for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (!line.startsWith(DEVICE_EVENT_PREFIX)) continue;
-          const event = JSON.parse(line.slice(DEVICE_EVENT_PREFIX.length)) as DeviceEvent;
-          events.push(event);
-          if (process.env.IOTSAFE_LOG) process.stderr.write(`  [device event] ${JSON.stringify(event)}\n`);
-          for (const l of listeners.slice()) l(event);
-        }
-      },
+      output: deviceEventLines((event) => {
+        events.push(event);
+        if (process.env.IOTSAFE_LOG) process.stderr.write(`  [device event] ${JSON.stringify(event)}\n`);
+        for (const l of listeners.slice()) l(event);
+      }),
       onRunner: (r) => {
         runner = r;
         runnerReady();
