@@ -43,6 +43,13 @@ describe("iotsafe demo (npm start)", function () {
     assert.ok(done && Number(done[1]) >= 2, second.stdout);
   });
 
+  it("a dropped connection: the device reconnects by resuming the TLS session, and the summary says so", async function () {
+    const { stdout } = await run(process.execPath, [cliPath, "demo", "--state", state, "--messages", "12", "--interval", "300", "--fault", "socket-closed:on=+QISEND,after=12"]);
+    assert.match(stdout, /\[device\] TLS\s+handshake\s+\d+ ms\s+\d+ AT\s+4 APDUs\s+.*CertificateVerify signed in the SIM/);
+    assert.match(stdout, /\[device\] \(again\) TLS\s+handshake\s+\d+ ms\s+\d+ AT\s+TLS_.*session resumed: no certificates, nothing signed in the SIM/);
+    assert.match(stdout, /connections: 2 \(1 resumed the TLS session: no SIM signature\)/);
+  });
+
   it("runs until Ctrl-C without --messages, then stops cleanly and keeps the outbox", async function () {
     const child = execFile(process.execPath, [cliPath, "demo", "--state", state, "--interval", "100"]);
     let out = "";

@@ -386,7 +386,8 @@ function printSummary(
   say(`done: ${s.acknowledged} readings acknowledged in ${(extra.wallMs / 1000).toFixed(1)} s${extra.peakHeapCount ? `; XS peak heap ${extra.peakHeapCount} slots` : ""}.`);
   if (boot) say(`  boot, power-on to CONNACK: ${boot.atCommands} AT commands (${boot.atBytes} bytes), ${boot.apdus} APDUs (${boot.apduBytes} bytes)`);
   if (s.perAcknowledged) say(`  publishing: ${s.perAcknowledged.atCommands} AT commands and ${s.perAcknowledged.atBytes} AT bytes per acknowledged reading, ${s.telemetryTraffic.apdus} APDUs`);
-  say(`  connections: ${s.connections}, failures recovered: ${s.failures}${Object.keys(s.recoveries).length ? ` (ladder: ${Object.entries(s.recoveries).map(([k, v]) => `${k} ×${v}`).join(", ")})` : ""}, QoS 1 re-sent with DUP: ${s.mqtt.resent}`);
+  const resumed = s.tls && s.tls.resumptions > 0 ? ` (${s.tls.resumptions} resumed the TLS session: no SIM signature)` : "";
+  say(`  connections: ${s.connections}${resumed}, failures recovered: ${s.failures}${Object.keys(s.recoveries).length ? ` (ladder: ${Object.entries(s.recoveries).map(([k, v]) => `${k} ×${v}`).join(", ")})` : ""}, QoS 1 re-sent with DUP: ${s.mqtt.resent}`);
   say(`  outbox: ${s.outbox.size} reading${s.outbox.size === 1 ? "" : "s"} kept for the next run in ${extra.shownState}/storage/outbox, ${s.outbox.dropped} dropped in all`);
   if (extra.cloud) {
     const mine = extra.cloud.messages.filter((m) => m.identity === s.clientId);
