@@ -5,7 +5,8 @@
  * in — P-256/P-384 ECDH and ECDSA verification on its native point multiplication. RSA checks and
  * X25519 (RFC 7748's ladder; the SDK has no X25519) run on XS's BigInt, which is native C too.
  * ChaCha20-Poly1305 (the SDK has no Poly1305) goes to a fallback provider, by default the portable
- * noble one, which also covers ECDH/ECDSA when no `ec` module is given.
+ * noble one, which also covers ECDH when no `ec` module is given; ECDSA without it, and RSA, use the
+ * noble provider's verification (verifyWithHash) with the native digests.
  *
  * Why the EC part matters on the device beyond speed: XS compares a BigInt created while the
  * firmware was preloaded into flash (a module-level constant, as @noble/curves has many) with a
@@ -22,9 +23,8 @@
  * are copied into fresh, aligned ArrayBuffers first; the SDK's GHASH pads every write to a whole
  * block, so each GHASH input is written in one call.
  */
-import { p256, p384 } from "@noble/curves/nist.js";
 import { ecdsaDerToRaw } from "./der.js";
-import { nobleCrypto } from "./noble-provider.js";
+import { nobleCrypto, verifyWithHash } from "./noble-provider.js";
 import {
   AEAD_TAG_LENGTH,
   AeadAuthError,
@@ -41,7 +41,7 @@ import {
   type RandomSource,
   type SignatureAlgorithm,
 } from "./provider.js";
-import { modPow, rsaPublicKey, verifyPkcs1v15, verifyPss } from "./rsa.js";
+import { modPow } from "./rsa.js";
 
 /** A native digest (`crypt` Digest, and GHASH, which extends it). */
 export interface NativeDigest {
@@ -262,53 +262,17 @@ function tagsEqual(a: Uint8Array, b: Uint8Array): boolean {
   return difference === 0;
 }
 
-const ECDSA_CURVES = { secp256r1: { curve: p256, size: 32 }, secp384r1: { curve: p384, size: 48 } } as const;
-
-/** A validated public point of `curve`; CryptoError "invalid-point" for anything else. */
-function ecdsaPublicPoint(curve: EcCurve, bytes: Uint8Array) {
-  const entry = ECDSA_CURVES[curve];
-  if (!entry) throw new CryptoError("unsupported", `unsupported curve ${String(curve)}`);
-  let point;
-  try {
-    point = entry.curve.Point.fromBytes(bytes);
-    point.assertValidity();
-  } catch (error) {
-    throw new CryptoError("invalid-point", `ECDSA public key is not a valid ${curve} point (${(error as Error).message})`);
-  }
-  if (point.is0()) throw new CryptoError("invalid-point", "ECDSA public key is the point at infinity");
-  return entry;
-}
-
 /**
- * Signature verification (provider.ts contract) with the message hashed by `hash`; ECDSA on the
- * native curve code when the SDK's `ec` module was given, else on @noble/curves.
+ * Signature verification (provider.ts contract) with the message hashed by `hash`: ECDSA on the
+ * native curve code when the SDK's `ec` module was given; everything else (ECDSA without it, RSA)
+ * as the @noble provider does it, with the native digests.
  */
 function verifySignature(crypt: ModdableCrypt, hash: (algorithm: HashName, data: Uint8Array) => Uint8Array, algorithm: SignatureAlgorithm, key: PublicKey, message: Uint8Array, signature: Uint8Array): boolean {
-  hashName(algorithm.hash);
-  if (algorithm.kind === "ecdsa") {
-    if (key.kind !== "ec") throw new CryptoError("unsupported", `ECDSA signature with an ${key.kind.toUpperCase()} key`);
-    if (crypt.EC && crypt.ECPoint) return nativeEcdsaVerify(crypt, key.curve, key.point, hash(algorithm.hash, message), signature);
-    const { curve, size } = ecdsaPublicPoint(key.curve, key.point);
-    let raw: Uint8Array;
-    try {
-      raw = ecdsaDerToRaw(signature, size);
-    } catch {
-      return false; // not a strict DER Ecdsa-Sig-Value
-    }
-    const digest = hash(algorithm.hash, message);
-    try {
-      // As the noble provider: s is not normalised by X.509/TLS signers; the digest is ours.
-      return curve.verify(raw, digest, key.point, { prehash: false, lowS: false, format: "compact" });
-    } catch {
-      return false;
-    }
+  if (algorithm.kind === "ecdsa" && key.kind === "ec" && crypt.EC && crypt.ECPoint) {
+    hashName(algorithm.hash);
+    return nativeEcdsaVerify(crypt, key.curve, key.point, hash(algorithm.hash, message), signature);
   }
-  if (algorithm.kind === "rsa-pkcs1" || algorithm.kind === "rsa-pss") {
-    if (key.kind !== "rsa") throw new CryptoError("unsupported", `RSA signature with an ${key.kind.toUpperCase()} key`);
-    const rsaKey = rsaPublicKey(key.modulus, key.exponent);
-    return algorithm.kind === "rsa-pkcs1" ? verifyPkcs1v15(hash, algorithm.hash, rsaKey, message, signature) : verifyPss(hash, algorithm.hash, rsaKey, message, signature);
-  }
-  throw new CryptoError("unsupported", `unsupported signature algorithm ${String((algorithm as SignatureAlgorithm).kind)}`);
+  return verifyWithHash(hash, algorithm, key, message, signature);
 }
 
 // ---- P-256 / P-384 on the SDK's native point arithmetic ----

@@ -164,7 +164,17 @@ function bytesToScalar(bytes: Uint8Array): bigint {
   return n;
 }
 
-function verify(algorithm: SignatureAlgorithm, key: PublicKey, message: Uint8Array, signature: Uint8Array): boolean {
+/**
+ * Signature verification (provider.ts contract) on @noble/curves and the RSA module, with the
+ * message hashed by `hashMessage`: this provider's hashes, or another provider's (the native one).
+ */
+export function verifyWithHash(
+  hashMessage: (algorithm: HashName, data: Uint8Array) => Uint8Array,
+  algorithm: SignatureAlgorithm,
+  key: PublicKey,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   hashFor(algorithm.hash);
   if (algorithm.kind === "ecdsa") {
     if (key.kind !== "ec") throw new CryptoError("unsupported", `ECDSA signature with an ${key.kind.toUpperCase()} key`);
@@ -176,7 +186,7 @@ function verify(algorithm: SignatureAlgorithm, key: PublicKey, message: Uint8Arr
     } catch {
       return false; // not a strict DER Ecdsa-Sig-Value
     }
-    const digest = hash(algorithm.hash, message);
+    const digest = hashMessage(algorithm.hash, message);
     try {
       // lowS: false — X.509 and TLS signers (openssl) do not normalise s; prehash: false — we hashed.
       return curve.verify(raw, digest, key.point, { prehash: false, lowS: false, format: "compact" });
@@ -188,8 +198,8 @@ function verify(algorithm: SignatureAlgorithm, key: PublicKey, message: Uint8Arr
     if (key.kind !== "rsa") throw new CryptoError("unsupported", `RSA signature with an ${key.kind.toUpperCase()} key`);
     const rsaKey = rsaPublicKey(key.modulus, key.exponent);
     return algorithm.kind === "rsa-pkcs1"
-      ? verifyPkcs1v15(hash, algorithm.hash, rsaKey, message, signature)
-      : verifyPss(hash, algorithm.hash, rsaKey, message, signature);
+      ? verifyPkcs1v15(hashMessage, algorithm.hash, rsaKey, message, signature)
+      : verifyPss(hashMessage, algorithm.hash, rsaKey, message, signature);
   }
   throw new CryptoError("unsupported", `unsupported signature algorithm ${String((algorithm as SignatureAlgorithm).kind)}`);
 }
@@ -223,7 +233,7 @@ export function createNobleProvider(): CryptoProvider {
     ecdhSeedLength: seedLength,
     ecdhKeyPair,
     ecdhSharedSecret,
-    verify,
+    verify: (algorithm, key, message, signature) => verifyWithHash(hash, algorithm, key, message, signature),
   };
 }
 
