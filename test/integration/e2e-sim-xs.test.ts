@@ -13,7 +13,7 @@ import type { SecureEchoResult } from "../../hosts/cli/commands/connect.js";
 import { type Engine, runFirmware } from "../../hosts/cli/firmware-host.js";
 import { connectTcpLink } from "../../hosts/node/links.js";
 import { cliPath, type SimWorld, startSimWorld } from "../lib/sim-world.js";
-import { makePki, type Pki, sServerArgs, startSServer } from "./tls-peers.js";
+import { makePki, type Pki, type SServer, sServerArgs, startSServer } from "./tls-peers.js";
 
 const ENGINES: Engine[] = ["xs", "node"];
 
@@ -153,36 +153,41 @@ describe("end to end: firmware + AT engine + virtual modem + virtual IoT SAFE SI
     }
   });
 
+  /** A virtual modem of `dialect` with a fresh SIM, and s_server taking `accepts` connections, for `body`; both stopped after. */
+  async function withModemAndSServer(dialect: string, accepts: number, body: (modemUrl: string, server: SServer) => Promise<void>): Promise<void> {
+    const modemWorld = await startSimWorld({ caCert: pki.path("ca.pem"), caKey: pki.path("ca.key"), dialect });
+    const server = await startSServer(pki.dir, [...sServerArgs("server.pem", "server.key"), "-naccept", String(accepts)]);
+    try {
+      await body(modemWorld.modemUrl, server);
+    } finally {
+      await server.stop();
+      await modemWorld.close();
+    }
+  }
+
   describe("TLS 1.3 through the modem's own sockets (--transport modem), key in the SIM, against openssl s_server", function () {
     for (const dialect of ["quectel-bg95", "simcom-sim7080", "ublox-sara-r5", "sequans-gm02s", "nordic-slm"]) {
       it(`xs: ${dialect}: the server sees the SIM's certificate and answers through the virtual modem's socket`, async function () {
-        const modemWorld = await startSimWorld({ caCert: pki.path("ca.pem"), caKey: pki.path("ca.key"), dialect });
-        const server = await startSServer(pki.dir, sServerArgs("server.pem", "server.key"));
-        try {
+        await withModemAndSServer(dialect, 1, async (modemUrl, server) => {
           const { result } = await runFirmware<SecureEchoResult>(
             "secure-echo",
             { network: "modem", dialect, host: "127.0.0.1", port: server.port, serverName: "localhost", caPem: pki.read("ca.pem"), send: "hello IoT SAFE" },
-            { engine: "xs", modem: modemWorld.modemUrl },
+            { engine: "xs", modem: modemUrl },
           );
           assert.equal(result.reply, "EFAS ToI olleh");
           assert.ok("attach" in result.phases && "socket" in result.phases, `phases: ${JSON.stringify(result.phases)}`);
           await server.waitFor(/CN ?= ?device-001/);
-        } finally {
-          await server.stop();
-          await modemWorld.close();
-        }
+        });
       });
     }
   });
 
   it("xs: reconnects through the modem by resuming the session: no APDU, the server still sees the SIM's certificate", async function () {
-    const modemWorld = await startSimWorld({ caCert: pki.path("ca.pem"), caKey: pki.path("ca.key"), dialect: "quectel-bg95" });
-    const server = await startSServer(pki.dir, [...sServerArgs("server.pem", "server.key"), "-naccept", "2"]);
-    try {
+    await withModemAndSServer("quectel-bg95", 2, async (modemUrl, server) => {
       const { result } = await runFirmware<SecureEchoResult>(
         "secure-echo",
         { network: "modem", dialect: "quectel-bg95", host: "127.0.0.1", port: server.port, serverName: "localhost", caPem: pki.read("ca.pem"), send: "once more", resume: true },
-        { engine: "xs", modem: modemWorld.modemUrl },
+        { engine: "xs", modem: modemUrl },
       );
       assert.equal(result.handshakeSim.apdus, 4, "the full handshake: the SIM signs (certificate cached)");
       const again = result.resumedHandshake!;
@@ -191,27 +196,19 @@ describe("end to end: firmware + AT engine + virtual modem + virtual IoT SAFE SI
       assert.equal(again.handshakeSim.apdus, 0, "the resumed handshake sends the SIM nothing");
       assert.ok(again.handshakeSim.atBytes < result.handshakeSim.atBytes, `AT bytes: resumed ${again.handshakeSim.atBytes}, full ${result.handshakeSim.atBytes}`);
       await server.waitFor(/CONNECTION ESTABLISHED[\s\S]*CONNECTION ESTABLISHED[\s\S]*Peer certificate: CN ?= ?device-001/);
-    } finally {
-      await server.stop();
-      await modemWorld.close();
-    }
+    });
   });
 
   it("iotsafe connect --transport modem --resume: two replies, and the second handshake resumed with 0 APDUs", async function () {
-    const modemWorld = await startSimWorld({ caCert: pki.path("ca.pem"), caKey: pki.path("ca.key"), dialect: "simcom-sim7080" });
-    const server = await startSServer(pki.dir, [...sServerArgs("server.pem", "server.key"), "-naccept", "2"]);
-    try {
+    await withModemAndSServer("simcom-sim7080", 2, async (modemUrl, server) => {
       const { stdout, stderr } = await promisify(execFile)(
         process.execPath,
-        [cliPath, "connect", "--modem", modemWorld.modemUrl, "--transport", "modem", "--dialect", "simcom-sim7080", "--host", "127.0.0.1", "--port", String(server.port), "--servername", "localhost", "--ca", pki.path("ca.pem"), "--send", "abc", "--resume"],
+        [cliPath, "connect", "--modem", modemUrl, "--transport", "modem", "--dialect", "simcom-sim7080", "--host", "127.0.0.1", "--port", String(server.port), "--servername", "localhost", "--ca", pki.path("ca.pem"), "--send", "abc", "--resume"],
         { encoding: "utf8", timeout: 120000 },
       );
       assert.deepEqual(stdout.trim().split("\n"), ["cba", "cba"]);
       assert.match(stderr, /full handshake: \d+ ms, 4 APDUs, \d+ AT bytes; resumed: \d+ ms, 0 APDUs, \d+ AT bytes/);
-    } finally {
-      await server.stop();
-      await modemWorld.close();
-    }
+    });
   });
 
   describe("TLS 1.3 with the client key in the SIM, against node:tls", function () {
